@@ -1,0 +1,96 @@
+//! One `socket()` call, start to finish: decide, try MPTCP, fall back to the caller's own call.
+//!
+//! errno hygiene: when MPTCP succeeds or the fallback succeeds, the caller's errno is as it was
+//! before the call; when both attempts fail, the caller sees the plain call's errno (what it would
+//! have seen without us); in `force` mode, the kernel's MPTCP errno. Logging never clobbers errno.
+//! The hot path reads the configuration (one atomic load after start-up) and, when a refusal is
+//! remembered, a coarse clock; it takes no lock and allocates nothing unless debug logging is on.
+
+use crate::config;
+use crate::fallback::{self, AVAILABILITY};
+use crate::policy::{self, Decision};
+use crate::sys::{self, Errno};
+use libc::{IPPROTO_MPTCP, c_int};
+use log::{debug, trace};
+
+/// What our `socket()` returns: a descriptor or the errno to report.
+pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, Errno> {
+    let decision = policy::decide(config::current().mode, domain, ty, protocol);
+    match decision {
+        Decision::PassThrough(reason) => {
+            let result = sys::next_socket(domain, ty, protocol);
+            sys::keeping_errno(|| {
+                trace!(
+                    "{} -> {reason:?}: {}",
+                    call(domain, ty, protocol),
+                    outcome(result)
+                )
+            });
+            result
+        }
+        Decision::RewriteStrict => {
+            let result = sys::next_socket(domain, ty, IPPROTO_MPTCP);
+            sys::keeping_errno(|| {
+                debug!(
+                    "{} -> MPTCP (force): {}",
+                    call(domain, ty, protocol),
+                    outcome(result)
+                )
+            });
+            result
+        }
+        Decision::Rewrite => with_fallback(domain, ty, protocol),
+    }
+}
+
+/// MPTCP if the kernel gives it, else exactly the caller's original call.
+fn with_fallback(domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, Errno> {
+    if !AVAILABILITY.should_try(domain, sys::monotonic_ms) {
+        let result = sys::next_socket(domain, ty, protocol);
+        sys::keeping_errno(|| {
+            debug!(
+                "{} -> MPTCP known unavailable: TCP {}",
+                call(domain, ty, protocol),
+                outcome(result)
+            )
+        });
+        return result;
+    }
+    let errno_before = sys::errno();
+    let refused = match sys::next_socket(domain, ty, IPPROTO_MPTCP) {
+        Ok(fd) => {
+            sys::keeping_errno(|| debug!("{} -> MPTCP fd {fd}", call(domain, ty, protocol)));
+            return Ok(fd);
+        }
+        Err(errno) => errno,
+    };
+    AVAILABILITY.record(domain, fallback::classify(refused), sys::monotonic_ms());
+    sys::set_errno(errno_before);
+    let result = sys::next_socket(domain, ty, protocol);
+    sys::keeping_errno(|| {
+        debug!(
+            "{} -> MPTCP refused ({}): TCP {}",
+            call(domain, ty, protocol),
+            sys::errno_name(refused),
+            outcome(result)
+        )
+    });
+    result
+}
+
+/// `socket(AF_INET6, SOCK_STREAM|SOCK_CLOEXEC, 0)`, for log lines.
+fn call(domain: c_int, ty: c_int, protocol: c_int) -> String {
+    format!(
+        "socket({}, {}, {protocol})",
+        policy::family_name(domain),
+        policy::type_name(ty)
+    )
+}
+
+/// `fd 7` or `failed (EMFILE)`, for log lines.
+fn outcome(result: Result<c_int, Errno>) -> String {
+    match result {
+        Ok(fd) => format!("fd {fd}"),
+        Err(errno) => format!("failed ({})", sys::errno_name(errno)),
+    }
+}
