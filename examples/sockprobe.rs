@@ -6,7 +6,8 @@
 //! `FD_CLOEXEC`) and whether errno was left as it was before a successful call.
 //!
 //! usage: sockprobe DOMAIN TYPE PROTOCOL [COUNT [GAP_MS]]
-//!   DOMAIN: inet | inet6 | unix | NUMBER     TYPE: stream|dgram|raw|seqpacket[+nonblock][+cloexec]
+//!   DOMAIN: inet | inet6 | unix | NUMBER, or a comma-separated list used in turn
+//!      TYPE: stream|dgram|raw|seqpacket[+nonblock][+cloexec]
 //!   PROTOCOL: 0 | tcp | udp | mptcp | NUMBER  COUNT sockets (opened and closed), GAP_MS between them
 
 use libc::{c_int, c_void, socklen_t};
@@ -76,20 +77,24 @@ fn errno() -> c_int {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let parsed = (|| {
-        let domain = parse_domain(args.first()?)?;
+        let domains: Vec<c_int> = args
+            .first()?
+            .split(',')
+            .map(parse_domain)
+            .collect::<Option<_>>()?;
         let ty = parse_type(args.get(1)?)?;
         let protocol = parse_protocol(args.get(2)?)?;
         let count: u32 = args.get(3).map_or(Some(1), |c| c.parse().ok())?;
         let gap_ms: u64 = args.get(4).map_or(Some(0), |g| g.parse().ok())?;
         Some((
-            domain,
+            domains,
             ty,
             protocol,
             count.clamp(1, 1_000_000),
             gap_ms.min(60_000),
         ))
     })();
-    let Some((domain, ty, protocol, count, gap_ms)) = parsed else {
+    let Some((domains, ty, protocol, count, gap_ms)) = parsed else {
         eprintln!("usage: sockprobe DOMAIN TYPE PROTOCOL [COUNT [GAP_MS]]");
         return ExitCode::from(2);
     };
@@ -101,6 +106,7 @@ fn main() -> ExitCode {
         }
         // SAFETY: planting a value in this thread's errno slot.
         unsafe { *libc::__errno_location() = ERRNO_SENTINEL };
+        let domain = domains[i as usize % domains.len()];
         // SAFETY: socket() takes integers only.
         let fd = unsafe { libc::socket(domain, ty, protocol) };
         if fd < 0 {
