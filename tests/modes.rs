@@ -22,8 +22,14 @@ mptcp_facts
 
 #[test]
 fn settings_table() {
-    // (MPTCPIZE, GODEBUG, MPTCP expected, a warning expected that names this)
-    let table: [(Option<&str>, Option<&str>, bool, Option<&str>); 15] = [
+    /// (MPTCPIZE, GODEBUG, MPTCP expected, a warning expected that names this)
+    type Row = (
+        Option<&'static str>,
+        Option<&'static str>,
+        bool,
+        Option<&'static str>,
+    );
+    let table: [Row; 15] = [
         (None, None, true, None),
         (Some(""), None, true, None),
         (Some("on"), None, true, None),
