@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# scripts/test-deps.sh: the Debian packages the tests need, listed or installed.
+#
+#   scripts/test-deps.sh --list     print them, one per line
+#   scripts/test-deps.sh            install those missing (root; runs apt-get update first)
+set -eu
+
+PACKAGES=(
+	iproute2        # ip, ss: namespaces' links and MPTCP sockets
+	util-linux      # unshare: a private network namespace per test
+	netcat-openbsd  # nc, a real client and server
+	curl            # a real HTTP client
+	python3         # python3 -m http.server, a real HTTP server
+	strace          # counts the MPTCP attempts the kernel sees
+	shellcheck      # lints the shell scripts
+	procps          # sysctl
+	coreutils       # timeout, sha256sum
+	diffutils       # cmp
+)
+
+if [ "${1:-}" = --list ]; then
+	printf '%s\n' "${PACKAGES[@]}"
+	exit 0
+fi
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$package")
+	fi
+done
+[ ${#missing[@]} -gt 0 ] || exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "test-deps.sh: missing packages: ${missing[*]} (run as root to install them)" >&2
+	exit 1
+fi
+echo "test-deps.sh: installing ${missing[*]}" >&2
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
