@@ -2,7 +2,7 @@
 //! inside a network namespace made for that one test, and read back the facts it reports.
 //!
 //! The tests never link the crate (a test binary that did would interpose its own sockets): they
-//! run real programs under `target/<profile>/libmptcpize_rs.so`. Each script runs as
+//! run real programs under `target/<profile>/deps/libmptcpize_rs.so`. Each script runs as
 //! `unshare -n` (a private network namespace, gone with its last process) under `timeout`, with
 //! `tests/support.sh` sourced for its helpers and cleanup trap. These tests need root and an MPTCP
 //! kernel; where either is missing they fail loudly rather than skip.
@@ -28,12 +28,14 @@ pub fn built() -> Built {
         .parent()
         .and_then(Path::parent)
         .expect("target/<profile>/deps/<test>");
-    let library = profile_dir.join("libmptcpize_rs.so");
-    assert!(
-        library.is_file(),
-        "{} missing: cargo test builds it (crate-type cdylib)",
-        library.display()
-    );
+    // `cargo test` writes the cdylib to deps/; a `cargo build` also copies it one level up.
+    let library = [
+        profile_dir.join("deps/libmptcpize_rs.so"),
+        profile_dir.join("libmptcpize_rs.so"),
+    ]
+    .into_iter()
+    .find(|path| path.is_file())
+    .expect("libmptcpize_rs.so missing from target/<profile>/deps: cargo test builds it (cdylib)");
     let examples = profile_dir.join("examples");
     assert!(
         examples.join("sockprobe").is_file(),
