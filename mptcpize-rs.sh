@@ -24,7 +24,9 @@ plain TCP wherever MPTCP cannot be had.
   env                 print the variables that enable the library, as shell export lines,
                       or with --systemd as Environment= lines for a unit
 
-  -m, --mode MODE     on|1 (default), off|0, force (MPTCP or fail, no fallback)
+  -m, --mode MODE     on|1 (default): MPTCP, falling back to TCP; off|0;
+                      listen|2: MPTCP for listening sockets only; connect|3: MPTCP for
+                      outgoing connections only; force: MPTCP or fail, no fallback
   -d, --debug         log every decision to stderr (MPTCPIZE_LOG=debug)
   --log-file FILE     append log lines to FILE instead of stderr (MPTCPIZE_LOG_FILE)
   -h, --help          show this help
@@ -55,8 +57,10 @@ canonical_mode() {
 	case "$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]')" in
 	1 | on) echo on ;;
 	0 | off) echo off ;;
+	2 | listen) echo listen ;;
+	3 | connect) echo connect ;;
 	force) echo force ;;
-	*) usage_error "invalid mode '$1' (accepted: on|1, off|0, force)" ;;
+	*) usage_error "invalid mode '$1' (accepted: on|1, off|0, listen|2, connect|3, force)" ;;
 	esac
 }
 
@@ -64,6 +68,8 @@ canonical_mode() {
 godebug_value() {
 	case "$1" in
 	off) echo 0 ;;
+	listen) echo 2 ;;
+	connect) echo 3 ;;
 	*) echo 1 ;;
 	esac
 }
@@ -206,7 +212,7 @@ export_environment() {
 				;;
 			esac
 			;;
-		0 | off | 1 | on | force)
+		0 | off | 1 | on | 2 | listen | 3 | connect | force)
 			export GODEBUG
 			GODEBUG=$(godebug_with "${GODEBUG:-}" "$(godebug_value "$(canonical_mode "$inherited")")")
 			;;

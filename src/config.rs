@@ -13,7 +13,7 @@ use std::ffi::{CStr, OsString};
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
-/// The mode: `default`/unset, `0`/`off`, `1`/`on`, `force`.
+/// The mode: `default`/unset, `0`/`off`, `1`/`on`, `2`/`listen`, `3`/`connect`, `force`.
 pub const MPTCPIZE: &CStr = c"MPTCPIZE";
 /// Our log filter, in env_logger syntax (default `warn`). `RUST_LOG` is the host's, never ours.
 pub const MPTCPIZE_LOG: &CStr = c"MPTCPIZE_LOG";
@@ -23,7 +23,7 @@ pub const MPTCPIZE_LOG_FILE: &CStr = c"MPTCPIZE_LOG_FILE";
 pub const GODEBUG: &CStr = c"GODEBUG";
 
 /// The accepted values, as shown to a user who gave another one.
-const ACCEPTED_MODES: &str = "default, 0/off, 1/on, force";
+const ACCEPTED_MODES: &str = "default, 0/off, 1/on, 2/listen, 3/connect, force";
 /// How much of a bad value a warning repeats (values can be megabytes long).
 const SHOWN_VALUE_CHARS: usize = 40;
 
@@ -34,6 +34,10 @@ pub enum Mode {
     Off,
     /// MPTCP, falling back to TCP where it cannot be had.
     On,
+    /// MPTCP for listening sockets only (decided at `listen()`); outgoing connections stay TCP.
+    Listen,
+    /// MPTCP for outgoing connections only; listening sockets are switched back to TCP.
+    Connect,
     /// MPTCP with no fallback: `socket()` fails with the kernel's errno.
     Force,
 }
@@ -76,7 +80,10 @@ impl Config {
             // Unset, empty or `default`: Go's setting, else on.
             ModeValue::Unset => match lookup(GODEBUG).as_deref().and_then(godebug_mptcp) {
                 Some(value) => match parse_mode(value) {
-                    ModeValue::Set(mode @ (Mode::Off | Mode::On)) => (mode, Origin::Godebug),
+                    // Go's values are the digits 0-3; `force` is ours alone.
+                    ModeValue::Set(mode) if value.iter().all(u8::is_ascii_digit) => {
+                        (mode, Origin::Godebug)
+                    }
                     _ => {
                         warnings.push(invalid_value(c"GODEBUG multipathtcp", value));
                         (Mode::Off, Origin::Invalid)
@@ -126,6 +133,10 @@ pub fn parse_mode(value: &[u8]) -> ModeValue {
         ModeValue::Set(Mode::Off)
     } else if is("1") || is("on") {
         ModeValue::Set(Mode::On)
+    } else if is("2") || is("listen") {
+        ModeValue::Set(Mode::Listen)
+    } else if is("3") || is("connect") {
+        ModeValue::Set(Mode::Connect)
     } else if is("force") {
         ModeValue::Set(Mode::Force)
     } else {
@@ -196,9 +207,11 @@ mod tests {
             (b"ON", Set(Mode::On)),
             (b"force", Set(Mode::Force)),
             (b"Force\n", Set(Mode::Force)),
-            (b"2", Invalid),
-            (b"3", Invalid),
-            (b"listen", Invalid),
+            (b"2", Set(Mode::Listen)),
+            (b"listen", Set(Mode::Listen)),
+            (b"3", Set(Mode::Connect)),
+            (b"Connect", Set(Mode::Connect)),
+            (b"4", Invalid),
             (b"2x", Invalid),
             (b"-1", Invalid),
             (b"99", Invalid),
@@ -244,6 +257,17 @@ mod tests {
             (&[(GODEBUG, b"multipathtcp=0")], Mode::Off, Origin::Godebug),
             (&[(GODEBUG, b"multipathtcp=1")], Mode::On, Origin::Godebug),
             (&[(GODEBUG, b"netdns=go")], Mode::On, Origin::Default),
+            (
+                &[(GODEBUG, b"multipathtcp=2")],
+                Mode::Listen,
+                Origin::Godebug,
+            ),
+            (
+                &[(GODEBUG, b"multipathtcp=3")],
+                Mode::Connect,
+                Origin::Godebug,
+            ),
+            (&[(MPTCPIZE, b"listen")], Mode::Listen, Origin::Mptcpize),
             // An explicit MPTCPIZE wins over GODEBUG; `default` defers to it.
             (
                 &[(MPTCPIZE, b"1"), (GODEBUG, b"multipathtcp=0")],
@@ -285,7 +309,7 @@ mod tests {
         let config = config(&[(MPTCPIZE, &huge)], false);
         let warning = &config.warnings[0];
         assert!(warning.starts_with("invalid MPTCPIZE=\"xxxx"), "{warning}");
-        assert!(warning.contains("accepted: default, 0/off, 1/on, force"));
+        assert!(warning.contains("accepted: default, 0/off, 1/on, 2/listen, 3/connect, force"));
         assert!(warning.len() < 200 && !warning.contains('\n'));
     }
 

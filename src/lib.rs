@@ -13,10 +13,15 @@
 //! - [`policy`]: the pure decision of which calls to rewrite;
 //! - [`config`]: environment → [`config::Config`], read once per process;
 //! - [`fallback`]: errno classification and the per-family availability memory;
+//! - [`sockopt`]: the socket-option fallback (an option MPTCP refuses → TCP socket);
+//! - [`direction`]: the `listen`/`connect` modes, decided at `listen()`;
+//! - [`swap`]: replacing the socket behind a descriptor, carrying its state;
+//! - [`tracked`]: which descriptors came from a `socket()` call we may rewrite;
 //! - [`logging`]: our own quiet logger (`MPTCPIZE_LOG`, `MPTCPIZE_LOG_FILE`);
 //! - [`sys`]: the remaining FFI (the next `socket` in the chain, errno, clock, environment).
 
 pub mod config;
+pub mod direction;
 pub mod fallback;
 // The exported symbols stay out of this crate's own unit-test binary.
 #[cfg(not(test))]
@@ -24,4 +29,7 @@ pub mod hooks;
 pub mod logging;
 pub mod policy;
 pub mod rewrite;
+pub mod sockopt;
+pub mod swap;
 pub mod sys;
+pub mod tracked;

@@ -19,6 +19,8 @@ pub enum Decision {
     Rewrite,
     /// Ask for `IPPROTO_MPTCP` and return the kernel's answer, with no fallback (`force`).
     RewriteStrict,
+    /// Make the TCP socket asked for, and decide at `listen()` (the `listen` mode).
+    Defer,
     /// Make the caller's call unchanged, for the reason given.
     PassThrough(PassReason),
 }
@@ -49,7 +51,8 @@ pub fn decide(mode: Mode, domain: c_int, ty: c_int, protocol: c_int) -> Decision
     }
     match mode {
         Mode::Off => Decision::PassThrough(PassReason::Disabled),
-        Mode::On => Decision::Rewrite,
+        Mode::On | Mode::Connect => Decision::Rewrite,
+        Mode::Listen => Decision::Defer,
         Mode::Force => Decision::RewriteStrict,
     }
 }
@@ -112,6 +115,11 @@ mod tests {
                 IPPROTO_TCP,
                 RewriteStrict,
             ),
+            (Mode::Connect, AF_INET6, SOCK_STREAM | flags, 0, Rewrite),
+            (Mode::Listen, AF_INET, SOCK_STREAM, IPPROTO_TCP, Defer),
+            (Mode::Listen, AF_INET6, SOCK_STREAM | flags, 0, Defer),
+            (Mode::Listen, AF_INET, SOCK_DGRAM, 0, PassThrough(NotStream)),
+            (Mode::Connect, AF_UNIX, SOCK_STREAM, 0, PassThrough(NotInet)),
             (Mode::Off, AF_INET, SOCK_STREAM, 0, PassThrough(Disabled)),
             (Mode::Off, AF_INET6, SOCK_STREAM, 0, PassThrough(Disabled)),
             (

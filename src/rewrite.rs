@@ -10,12 +10,22 @@ use crate::config;
 use crate::fallback::{self, AVAILABILITY};
 use crate::policy::{self, Decision};
 use crate::sys::{self, Errno};
+use crate::tracked;
 use libc::{IPPROTO_MPTCP, c_int};
 use log::{debug, trace};
 
 /// What our `socket()` returns: a descriptor or the errno to report.
 pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, Errno> {
     let decision = policy::decide(config::current().mode, domain, ty, protocol);
+    let result = open(decision, domain, ty, protocol);
+    if let Ok(fd) = result {
+        // Later setsockopt()/listen() may replace only sockets the program asked to be TCP.
+        tracked::set(fd, matches!(decision, Decision::Rewrite | Decision::Defer));
+    }
+    result
+}
+
+fn open(decision: Decision, domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, Errno> {
     match decision {
         Decision::PassThrough(reason) => {
             let result = sys::next_socket(domain, ty, protocol);
@@ -40,6 +50,17 @@ pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, Errno>
             result
         }
         Decision::Rewrite => with_fallback(domain, ty, protocol),
+        Decision::Defer => {
+            let result = sys::next_socket(domain, ty, protocol);
+            sys::keeping_errno(|| {
+                debug!(
+                    "{} -> TCP until listen(): {}",
+                    call(domain, ty, protocol),
+                    outcome(result)
+                )
+            });
+            result
+        }
     }
 }
 

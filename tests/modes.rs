@@ -29,7 +29,7 @@ fn settings_table() {
         bool,
         Option<&'static str>,
     );
-    let table: [Row; 15] = [
+    let table: &[Row] = &[
         (None, None, true, None),
         (Some(""), None, true, None),
         (Some("on"), None, true, None),
@@ -47,13 +47,10 @@ fn settings_table() {
             false,
             Some("invalid MPTCPIZE=\"bogus\""),
         ),
-        // Direction modes are not available yet: invalid, so untouched.
-        (
-            Some("listen"),
-            None,
-            false,
-            Some("invalid MPTCPIZE=\"listen\""),
-        ),
+        // Both ends in listen mode: an MPTCP listener, a TCP client, so no MPTCP handshake.
+        (Some("listen"), None, false, None),
+        (None, Some("multipathtcp=2"), false, None),
+        (Some("4"), None, false, Some("invalid MPTCPIZE=\"4\"")),
         (
             None,
             Some("multipathtcp=abc"),
@@ -67,7 +64,7 @@ fn settings_table() {
             Some("invalid MPTCPIZE=\"2x\""),
         ),
     ];
-    for (mptcpize, godebug, mptcp, warning) in table {
+    for &(mptcpize, godebug, mptcp, warning) in table {
         let mut vars = Vec::new();
         if let Some(value) = mptcpize {
             vars.push(("MPTCPIZE", value));

@@ -49,6 +49,8 @@ fact nested "$(LD_PRELOAD="$other" W "$WRAPPER" sh -c "$show" 2>/dev/null)"
 fact off "$(GODEBUG=http2client=0,multipathtcp=1 W -m off sh -c "$show")"
 fact inherited_godebug "$(GODEBUG=multipathtcp=0 W sh -c "$show")"
 fact inherited_mode "$(MPTCPIZE=force GODEBUG=multipathtcp=0 W sh -c "$show")"
+fact listen "$(W -m listen sh -c "$show")"
+fact connect "$(GODEBUG=multipathtcp=2 W --mode=3 sh -c "$show")"
 fact log "$(W -d --log-file rel.log sh -c 'printf "%s|%s" "$MPTCPIZE_LOG" "$MPTCPIZE_LOG_FILE"')"
 "#,
         &[],
@@ -124,7 +126,7 @@ fact env_systemd "$(W env --systemd | tr '\n' ' ')"
         ("bad_option", "mptcpize-rs.sh: unknown option '--bogus'"),
         (
             "bad_mode",
-            "mptcpize-rs.sh: invalid mode 'bogus' (accepted: on|1, off|0, force)",
+            "mptcpize-rs.sh: invalid mode 'bogus' (accepted: on|1, off|0, listen|2, connect|3, force)",
         ),
     ] {
         assert_eq!(run.fact(case), "2", "{case}: {run}");

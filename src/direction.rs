@@ -1,0 +1,61 @@
+//! The direction modes: MPTCP for listeners only (`listen`, Go 1.24's default) or for outgoing
+//! connections only (`connect`).
+//!
+//! `socket()` cannot know which a socket will be; `listen()` can. In `listen` mode sockets are
+//! made TCP (outgoing connections pay nothing extra) and a listener is switched to MPTCP at
+//! `listen()`; in `connect` mode sockets are made MPTCP and a listener is switched back to TCP.
+//! Both switches go through [`crate::swap`], carrying the bound address and port, options and
+//! flags. `listen()` is the cold path. A switch that cannot be made leaves the socket as it is:
+//! to MPTCP, it stays a working TCP listener (for example when the program set an option MPTCP
+//! refuses); to TCP, it stays an MPTCP listener, which still accepts plain TCP clients.
+
+use crate::config::{self, Mode};
+use crate::fallback::AVAILABILITY;
+use crate::sys::{self, Errno};
+use crate::{swap, tracked};
+use libc::{IPPROTO_MPTCP, IPPROTO_TCP, SOL_SOCKET, c_int};
+use log::{debug, info};
+
+/// `listen()`, with the socket first switched to the protocol the mode wants for listeners.
+pub fn listen(fd: c_int, backlog: c_int) -> Result<(), Errno> {
+    let wanted = match config::current().mode {
+        Mode::Listen => Some(IPPROTO_MPTCP),
+        Mode::Connect => Some(IPPROTO_TCP),
+        Mode::Off | Mode::On | Mode::Force => None,
+    };
+    if let Some(protocol) = wanted
+        && tracked::is_rewritable(fd)
+    {
+        sys::keeping_errno(|| switch(fd, protocol));
+    }
+    sys::next_listen(fd, backlog)
+}
+
+/// Puts a socket of `protocol` behind `fd` if it is not one already; never fails the caller.
+fn switch(fd: c_int, protocol: c_int) {
+    let Ok(current) = sys::get_int_option(fd, SOL_SOCKET, libc::SO_PROTOCOL) else {
+        return;
+    };
+    if current == protocol || !swap::is_replaceable(fd) {
+        return;
+    }
+    let name = if protocol == IPPROTO_MPTCP {
+        "MPTCP"
+    } else {
+        "TCP"
+    };
+    if protocol == IPPROTO_MPTCP {
+        let domain = sys::get_int_option(fd, SOL_SOCKET, libc::SO_DOMAIN).unwrap_or(0);
+        if !AVAILABILITY.should_try(domain, sys::monotonic_ms) {
+            debug!("listen(fd {fd}): MPTCP known unavailable, stays TCP");
+            return;
+        }
+    }
+    match swap::replace(fd, protocol) {
+        Ok(()) => debug!("listen(fd {fd}): now {name}"),
+        Err(errno) => info!(
+            "listen(fd {fd}): could not switch to {name} ({}); listening as it is",
+            sys::errno_name(errno)
+        ),
+    }
+}
