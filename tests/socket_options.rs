@@ -10,7 +10,17 @@ const ENOPROTOOPT: i32 = 92;
 const EOPNOTSUPP: i32 = 95;
 
 /// (name, families, level, option, value, what it reads back as, errno MPTCP refuses it with)
-const REFUSED_OPTIONS: &[(&str, &[&str], i32, i32, i32, &str, i32)] = &[
+type RefusedOption = (
+    &'static str,
+    &'static [&'static str],
+    i32,
+    i32,
+    i32,
+    &'static str,
+    i32,
+);
+
+const REFUSED_OPTIONS: &[RefusedOption] = &[
     (
         "TCP_USER_TIMEOUT",
         &["4", "6"],
