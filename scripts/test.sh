@@ -3,7 +3,7 @@
 # every test (unit tests, then real programs under the library in private network namespaces).
 # Needs root (network namespaces, per-namespace sysctl) and a kernel with MPTCP; installs the
 # Debian packages it needs when they are missing.
-set -eu
+set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" != 0 ]; then
@@ -23,5 +23,15 @@ step cargo clippy --all-targets -- -D warnings
 cargo clippy --all-targets --quiet -- -D warnings
 step shellcheck
 shellcheck mptcpize-rs.sh scripts/*.sh tests/support.sh .ci/run
+step scripts/bench.sh --quick
+rows=$(scripts/bench.sh --quick 2>/dev/null | grep -cE '^\| .* \| [0-9]+\.[0-9]{3} \|' || true)
+if [ "$rows" != 4 ]; then
+	echo "test.sh: bench.sh --quick printed $rows of its 4 figures" >&2
+	exit 1
+fi
 step cargo test
-cargo test
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test 2>&1 | tee "$log"
+# One closing line for the whole run (cargo prints one per test binary).
+awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f }' "$log"
