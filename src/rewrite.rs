@@ -12,7 +12,8 @@ use crate::policy::{self, Decision};
 use crate::sys::{self, Errno};
 use crate::tracked;
 use libc::{IPPROTO_MPTCP, c_int};
-use log::{debug, trace};
+use log::{Level, debug, log};
+use std::fmt;
 
 /// What our `socket()` returns: a descriptor or the errno to report.
 pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, Errno> {
@@ -26,56 +27,44 @@ pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, Errno>
 }
 
 fn open(decision: Decision, domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, Errno> {
+    let logged = |level, note, asked| logged_call(level, note, domain, ty, protocol, asked);
     match decision {
-        Decision::PassThrough(reason) => {
-            let result = sys::next_socket(domain, ty, protocol);
-            sys::keeping_errno(|| {
-                trace!(
-                    "{} -> {reason:?}: {}",
-                    call(domain, ty, protocol),
-                    outcome(result)
-                )
-            });
-            result
-        }
+        Decision::PassThrough(reason) => logged(Level::Trace, format_args!("{reason:?}"), protocol),
         Decision::RewriteStrict => {
-            let result = sys::next_socket(domain, ty, IPPROTO_MPTCP);
-            sys::keeping_errno(|| {
-                debug!(
-                    "{} -> MPTCP (force): {}",
-                    call(domain, ty, protocol),
-                    outcome(result)
-                )
-            });
-            result
+            logged(Level::Debug, format_args!("MPTCP (force)"), IPPROTO_MPTCP)
         }
+        Decision::Defer => logged(Level::Debug, format_args!("TCP until listen()"), protocol),
         Decision::Rewrite => with_fallback(domain, ty, protocol),
-        Decision::Defer => {
-            let result = sys::next_socket(domain, ty, protocol);
-            sys::keeping_errno(|| {
-                debug!(
-                    "{} -> TCP until listen(): {}",
-                    call(domain, ty, protocol),
-                    outcome(result)
-                )
-            });
-            result
-        }
     }
+}
+
+/// Makes one `socket()` call asking for protocol `asked`, logged at `level` with `note`
+/// (lazily formatted: nothing is allocated unless the line is written; errno kept).
+fn logged_call(
+    level: Level,
+    note: fmt::Arguments,
+    domain: c_int,
+    ty: c_int,
+    protocol: c_int,
+    asked: c_int,
+) -> Result<c_int, Errno> {
+    let result = sys::next_socket(domain, ty, asked);
+    sys::keeping_errno(|| {
+        log!(
+            level,
+            "{} -> {note}: {}",
+            call(domain, ty, protocol),
+            outcome(result)
+        )
+    });
+    result
 }
 
 /// MPTCP if the kernel gives it, else exactly the caller's original call.
 fn with_fallback(domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, Errno> {
     if !AVAILABILITY.should_try(domain, sys::monotonic_ms) {
-        let result = sys::next_socket(domain, ty, protocol);
-        sys::keeping_errno(|| {
-            debug!(
-                "{} -> MPTCP known unavailable: TCP {}",
-                call(domain, ty, protocol),
-                outcome(result)
-            )
-        });
-        return result;
+        let note = format_args!("MPTCP known unavailable, TCP");
+        return logged_call(Level::Debug, note, domain, ty, protocol, protocol);
     }
     let errno_before = sys::errno();
     let refused = match sys::next_socket(domain, ty, IPPROTO_MPTCP) {

@@ -10,6 +10,7 @@
 //! `force` mode, the kernel's error is returned unchanged. A successful call costs nothing more.
 
 use crate::config::{self, Mode};
+use crate::sys::{Errno, OwnedFd};
 use crate::{swap, sys, tracked};
 use libc::{IPPROTO_MPTCP, IPPROTO_TCP, SOL_SOCKET, c_int, c_void, socklen_t};
 use log::{debug, info};
@@ -81,8 +82,6 @@ pub unsafe fn setsockopt(
     });
     retried
 }
-
-use crate::sys::{Errno, OwnedFd};
 
 /// Whether a fresh TCP socket like `fd` accepts the option.
 ///
