@@ -10,11 +10,14 @@ set -eu
 VERSION=0.1.0
 PROG=${0##*/}
 LIB_NAME=libmptcpize_rs.so
+DROPIN_NAME=50-mptcpize-rs.conf
 
 usage() {
 	cat <<EOF
 usage: $PROG [run] [-m MODE] [-d] [--log-file FILE] [--] COMMAND [ARG...]
        $PROG env [-m MODE] [--systemd]
+       $PROG enable UNIT [-m MODE] [--root DIR]
+       $PROG disable UNIT [--root DIR]
        $PROG -h | --help | --version
 
 Runs COMMAND with its TCP sockets opened as Multipath TCP (MPTCP) sockets, falling back to
@@ -23,12 +26,16 @@ plain TCP wherever MPTCP cannot be had.
   run                 run COMMAND under the library (the default verb)
   env                 print the variables that enable the library, as shell export lines,
                       or with --systemd as Environment= lines for a unit
+  enable UNIT         add a systemd drop-in that runs UNIT under the library
+                      (/etc/systemd/system/UNIT.d/$DROPIN_NAME); restart UNIT to apply
+  disable UNIT        remove that drop-in, and nothing else
 
   -m, --mode MODE     on|1 (default): MPTCP, falling back to TCP; off|0;
                       listen|2: MPTCP for listening sockets only; connect|3: MPTCP for
                       outgoing connections only; force: MPTCP or fail, no fallback
   -d, --debug         log every decision to stderr (MPTCPIZE_LOG=debug)
   --log-file FILE     append log lines to FILE instead of stderr (MPTCPIZE_LOG_FILE)
+  --root DIR          (enable, disable) act on the systemd tree under DIR, as systemctl --root
   -h, --help          show this help
   --version           show the version
 
@@ -137,7 +144,7 @@ find_library() {
 }
 
 # Parses the options shared by run and env into MODE, DEBUG, LOG_FILE, SYSTEMD; sets ARGC_USED.
-MODE="" DEBUG="" LOG_FILE="" SYSTEMD=""
+MODE="" DEBUG="" LOG_FILE="" SYSTEMD="" ROOT="" UNIT=""
 parse_options() {
 	local verb=$1
 	shift
@@ -145,6 +152,7 @@ parse_options() {
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		-m | --mode)
+			[ "$verb" != disable ] || usage_error "option '$1' is for run, env and enable"
 			[ $# -ge 2 ] || usage_error "option '$1' needs a MODE"
 			MODE=$(canonical_mode "$2")
 			shift 2
@@ -170,6 +178,13 @@ parse_options() {
 			[ -n "$LOG_FILE" ] || usage_error "option '--log-file' needs a FILE"
 			shift
 			;;
+		--root)
+			case "$verb" in enable | disable) ;; *) usage_error "option '$1' is for enable and disable" ;; esac
+			if [ $# -lt 2 ] || [ -z "$2" ]; then usage_error "option '$1' needs a DIR"; fi
+			[ -d "$2" ] || fail "--root $2: no such directory"
+			ROOT=$(cd "$2" && pwd -P)
+			shift 2
+			;;
 		--systemd)
 			[ "$verb" = env ] || usage_error "option '$1' is for env"
 			SYSTEMD=1
@@ -190,11 +205,14 @@ parse_options() {
 	ARGC_USED=$((start - $#))
 }
 
-# Exports LD_PRELOAD, MPTCPIZE and GODEBUG (and the log variables) for the chosen mode.
+# Exports LD_PRELOAD (unless $1 is empty), MPTCPIZE and GODEBUG (and the log variables) for the
+# chosen mode.
 export_environment() {
 	local library=$1 inherited
-	export LD_PRELOAD
-	LD_PRELOAD=$(preload_with "${LD_PRELOAD:-}" "$library")
+	if [ -n "$library" ]; then
+		LD_PRELOAD=$(preload_with "${LD_PRELOAD:-}" "$library")
+		export LD_PRELOAD
+	fi
 	if [ -n "$MODE" ]; then
 		export MPTCPIZE=$MODE
 		export GODEBUG
@@ -241,9 +259,154 @@ cmd_run() {
 	if [ -z "$path" ] || [ ! -e "$path" ]; then fail "$command: command not found" 127; fi
 	[ ! -d "$path" ] || fail "$command: is a directory" 126
 	[ -x "$path" ] || fail "$command: permission denied" 126
-	export_environment "$(find_library)"
+	local library
+	library=$(find_library)
+	if reach_warnings "$path"; then
+		export_environment "$library"
+	else
+		export_environment "" # musl: our glibc library cannot load there; run it untouched
+	fi
 	shift
 	exec -a "$command" -- "$path" "$@"
+}
+
+warn() { printf '%s: warning: %s\n' "$PROG" "$1" >&2; }
+
+# One stderr line for each reason the library cannot reach the program at $1. Returns 1 when the
+# library must not be preloaded at all (a musl program would fail to load our glibc library).
+reach_warnings() {
+	local path=$1 interpreter
+	if [ -u "$path" ] || [ -g "$path" ]; then
+		warn "$path is setuid/setgid: the loader ignores LD_PRELOAD for it (unless the library is in /etc/ld.so.preload)"
+	fi
+	command -v readelf >/dev/null 2>&1 || return 0
+	[ "$(head -c 4 "$path" 2>/dev/null | tail -c 3)" = ELF ] || return 0 # a script: its interpreter is reached
+	if readelf -SW "$path" 2>/dev/null | grep -q '[.]go[.]buildinfo'; then
+		warn "$path is a Go program: Go makes its own sockets and follows GODEBUG=$(godebug_with "" "$(godebug_value "${MODE:-on}")"), not the library (Go >= 1.21; listen/connect need Go >= 1.24)"
+		return 0
+	fi
+	interpreter=$(readelf -lW "$path" 2>/dev/null | sed -n 's/.*Requesting program interpreter: \(.*\)]$/\1/p')
+	case "$interpreter" in
+	"") warn "$path is statically linked: the library cannot reach it (use a dynamically linked build)" ;;
+	*ld-musl*)
+		warn "$path is a musl program: the library is built for glibc and cannot load there; running it without MPTCP"
+		return 1
+		;;
+	esac
+	return 0
+}
+
+# Checks a unit name against systemd's rules and prints it with .service appended when it has no
+# suffix. Only services take an Environment= drop-in that matters here.
+unit_name() {
+	local unit=$1
+	case "$unit" in
+	"" | *[!A-Za-z0-9:_.@\\-]* | .* | -*)
+		fail "invalid unit name '$unit' (letters, digits and :_.@\\- only; no paths, spaces or shell characters)" 2
+		;;
+	esac
+	[ ${#unit} -le 255 ] || fail "invalid unit name: longer than 255 characters" 2
+	case "$unit" in
+	*.service) ;;
+	*.socket | *.device | *.mount | *.automount | *.swap | *.target | *.path | *.timer | *.slice | *.scope)
+		fail "$unit is not a service: only services run programs the library can reach" 2
+		;;
+	*) unit="$unit.service" ;;
+	esac
+	printf '%s\n' "$unit"
+}
+
+# The value of variable $2 set by Environment= lines of unit $1's files (vendor unit, other
+# drop-ins), last one wins; empty when none sets it. Best effort: EnvironmentFile= is not read.
+unit_variable() {
+	local unit=$1 name=$2 dir file
+	for dir in "$ROOT/usr/lib/systemd/system" "$ROOT/lib/systemd/system" "$ROOT/run/systemd/system" "$ROOT/etc/systemd/system"; do
+		for file in "$dir/$unit" "$dir/$unit.d"/*.conf; do
+			if [ ! -f "$file" ] || [ "${file##*/}" = "$DROPIN_NAME" ]; then continue; fi
+			grep -E '^[[:space:]]*Environment=' "$file" 2>/dev/null |
+				grep -oE "(^|[\" =])$name=[^\" ]*" | sed "s/^.*$name=//" || true
+		done
+	done | tail -n 1
+}
+
+# Parses enable/disable's arguments (options before or after the unit) into UNIT.
+parse_unit_arguments() {
+	local verb=$1
+	shift
+	parse_options "$verb" "$@"
+	shift "$ARGC_USED"
+	[ $# -gt 0 ] || usage_error "$verb needs a UNIT"
+	UNIT=$(unit_name "$1")
+	shift
+	parse_options "$verb" "$@"
+	shift "$ARGC_USED"
+	[ $# -eq 0 ] || usage_error "$verb takes one UNIT, not also '$1'"
+}
+
+# Prints the drop-in's LD_PRELOAD, MPTCPIZE and GODEBUG values, one per line, merged with the
+# unit's own LD_PRELOAD ($1) and GODEBUG ($2). Run in a subshell: nothing leaks into ours.
+dropin_values() (
+	LD_PRELOAD=$1 GODEBUG=$2 MPTCPIZE=""
+	export_environment "$3"
+	printf '%s\n' "$LD_PRELOAD" "$MPTCPIZE" "$GODEBUG"
+)
+
+cmd_enable() {
+	parse_unit_arguments enable "$@"
+	local unit=$UNIT library existing_preload existing_godebug preload mode godebug
+	library=$(find_library)
+	existing_preload=$(unit_variable "$unit" LD_PRELOAD)
+	existing_godebug=$(unit_variable "$unit" GODEBUG)
+	MODE=${MODE:-on}
+	{
+		read -r preload
+		read -r mode
+		read -r godebug
+	} < <(dropin_values "$existing_preload" "$existing_godebug" "$library")
+	[ -z "$existing_preload" ] || warn "$unit already sets LD_PRELOAD=$existing_preload; the drop-in sets LD_PRELOAD=$preload"
+	[ -z "$existing_godebug" ] || warn "$unit already sets GODEBUG=$existing_godebug; the drop-in sets GODEBUG=$godebug"
+	local dir="$ROOT/etc/systemd/system/$unit.d" temporary
+	mkdir -p -- "$dir"
+	temporary=$(mktemp "$dir/.$DROPIN_NAME.XXXXXX")
+	trap 'rm -f -- "$temporary"' EXIT
+	{
+		echo "# Written by mptcpize-rs enable: runs $unit with Multipath TCP."
+		echo "# Remove it with: mptcpize-rs disable $unit"
+		echo "[Service]"
+		printf 'Environment="LD_PRELOAD=%s" "MPTCPIZE=%s" "GODEBUG=%s"\n' "$preload" "$mode" "$godebug"
+	} >"$temporary"
+	chmod 0644 -- "$temporary"
+	mv -f -- "$temporary" "$dir/$DROPIN_NAME"
+	trap - EXIT
+	echo "wrote $dir/$DROPIN_NAME (mode $mode)"
+	reload_systemd
+	echo "restart the unit to apply it: systemctl restart $unit"
+}
+
+cmd_disable() {
+	parse_unit_arguments disable "$@"
+	local unit=$UNIT
+	local dir="$ROOT/etc/systemd/system/$unit.d"
+	if [ ! -f "$dir/$DROPIN_NAME" ]; then
+		echo "$unit: no mptcpize-rs drop-in ($dir/$DROPIN_NAME): nothing to do"
+		return 0
+	fi
+	rm -f -- "$dir/$DROPIN_NAME"
+	rmdir -- "$dir" 2>/dev/null || true # only when nothing else is in it
+	echo "removed $dir/$DROPIN_NAME"
+	reload_systemd
+	echo "restart the unit to apply it: systemctl restart $unit"
+}
+
+# daemon-reload when systemd runs this host and we act on its own tree; otherwise say so.
+reload_systemd() {
+	if [ -n "$ROOT" ] && [ "$ROOT" != / ]; then
+		echo "not reloading systemd: --root $ROOT is not the running system"
+	elif [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+		systemctl daemon-reload && echo "systemd reloaded"
+	else
+		echo "not reloading systemd: it is not running here"
+	fi
 }
 
 cmd_env() {
@@ -279,8 +442,16 @@ env)
 	shift
 	cmd_env "$@"
 	;;
-enable | disable | check)
-	fail "'$1' is not available in this version; to run a program named '$1', use: $PROG run $1" 2
+enable)
+	shift
+	cmd_enable "$@"
+	;;
+disable)
+	shift
+	cmd_disable "$@"
+	;;
+check)
+	fail "'check' is not available in this version; to run a program named 'check', use: $PROG run check" 2
 	;;
 *) cmd_run "$@" ;;
 esac

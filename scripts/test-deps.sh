@@ -16,6 +16,9 @@ PACKAGES=(
 	procps          # sysctl
 	coreutils       # timeout, sha256sum
 	diffutils       # cmp
+	binutils        # readelf: the wrapper's static/Go/musl detection
+	gcc             # builds a static test program (with libc6-dev's libc.a)
+	libc6-dev
 )
 
 if [ "${1:-}" = --list ]; then

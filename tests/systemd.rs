@@ -1,0 +1,131 @@
+//! `mptcpize-rs.sh enable`/`disable` against a systemd tree under a temporary root: the exact
+//! drop-in, the vendor unit and other drop-ins untouched byte for byte, idempotence, hostile
+//! unit names refused. And the wrapper's reach warnings for programs it cannot help.
+
+mod common;
+use common::{built, in_netns};
+
+const ENABLE_DISABLE: &str = r#"
+W() { MPTCPIZE_LIBRARY="$LIB" "$WRAPPER" "$@"; }
+root="$WORK/root"
+mkdir -p "$root/usr/lib/systemd/system" "$root/etc/systemd/system/web.service.d"
+printf '[Service]\nExecStart=/usr/sbin/web\nEnvironment="LD_PRELOAD=/opt/trace.so" "PORT=80"\n' \
+	>"$root/usr/lib/systemd/system/web.service"
+printf '[Service]\nEnvironment=GODEBUG=http2client=0\n' >"$root/etc/systemd/system/web.service.d/10-local.conf"
+before=$(cd "$root" && find . -type f -exec sha256sum {} + | sort)
+W enable web --root "$root" -m listen >"$WORK/out" 2>"$WORK/err"
+fact enable_status "$?"
+fact dropin "$(cat "$root/etc/systemd/system/web.service.d/50-mptcpize-rs.conf" | tr '\n' '|')"
+fact enable_out "$(tr '\n' '|' <"$WORK/out")"
+fact enable_err "$(tr '\n' '|' <"$WORK/err")"
+first=$(sha256sum <"$root/etc/systemd/system/web.service.d/50-mptcpize-rs.conf")
+W enable web.service --root "$root" -m listen >/dev/null 2>&1
+fact idempotent "$([ "$first" = "$(sha256sum <"$root/etc/systemd/system/web.service.d/50-mptcpize-rs.conf")" ] && echo yes || echo no)"
+fact leftovers "$(find "$root" -name '.50-mptcpize-rs.conf.*' | wc -l)"
+W disable web --root "$root" >"$WORK/out"
+fact disable_out "$(tr '\n' '|' <"$WORK/out")"
+after=$(cd "$root" && find . -type f -exec sha256sum {} + | sort)
+fact restored "$([ "$before" = "$after" ] && echo yes || echo no)"
+W disable web --root "$root" >"$WORK/out"; fact again_status "$?"; fact again_out "$(cat "$WORK/out")"
+W enable plain --root "$root" >/dev/null
+fact plain_dir "$(ls "$root/etc/systemd/system/plain.service.d")"
+W disable plain --root "$root" >/dev/null
+fact plain_gone "$([ -e "$root/etc/systemd/system/plain.service.d" ] && echo no || echo yes)"
+set +e
+for name in '../x' 'a b' 'x;y' '$(id)' 'web.socket' '' '.hidden'; do
+	W enable "$name" --root "$root" >/dev/null 2>"$WORK/err"
+	fact "hostile[$name]" "$?:$(head -n 1 "$WORK/err")"
+done
+fact tree_after_hostile "$(cd "$root" && find . | sort | tr '\n' ' ')"
+"#;
+
+#[test]
+fn enable_and_disable_write_and_remove_only_our_drop_in() {
+    let run = in_netns(ENABLE_DISABLE, &[]);
+    run.assert_success();
+    let lib = built().library.canonicalize().unwrap();
+    let lib = lib.display();
+    assert_eq!(run.fact("enable_status"), "0", "{run}");
+    assert_eq!(
+        run.fact("dropin"),
+        format!(
+            "# Written by mptcpize-rs enable: runs web.service with Multipath TCP.|\
+             # Remove it with: mptcpize-rs disable web.service|\
+             [Service]|\
+             Environment=\"LD_PRELOAD=/opt/trace.so:{lib}\" \"MPTCPIZE=listen\" \
+             \"GODEBUG=http2client=0,multipathtcp=2\"|"
+        ),
+        "{run}"
+    );
+    let out = run.fact("enable_out");
+    assert!(out.contains("not reloading systemd: --root"), "{run}");
+    assert!(out.contains("systemctl restart web.service"), "{run}");
+    let err = run.fact("enable_err");
+    assert!(
+        err.contains("already sets LD_PRELOAD=/opt/trace.so"),
+        "{run}"
+    );
+    assert!(err.contains("already sets GODEBUG=http2client=0"), "{run}");
+    assert_eq!(run.fact("idempotent"), "yes", "{run}");
+    assert_eq!(run.fact("leftovers"), "0", "{run}");
+    assert!(run.fact("disable_out").starts_with("removed "), "{run}");
+    assert_eq!(
+        run.fact("restored"),
+        "yes",
+        "vendor unit and 10-local.conf untouched: {run}"
+    );
+    assert_eq!(run.fact("again_status"), "0", "{run}");
+    assert!(run.fact("again_out").ends_with("nothing to do"), "{run}");
+    assert_eq!(run.fact("plain_dir"), "50-mptcpize-rs.conf", "{run}");
+    assert_eq!(
+        run.fact("plain_gone"),
+        "yes",
+        "our empty .d directory removed: {run}"
+    );
+    for name in ["../x", "a b", "x;y", "$(id)", "", ".hidden"] {
+        let verdict = run.fact(&format!("hostile[{name}]"));
+        assert!(
+            verdict.starts_with("2:mptcpize-rs.sh: invalid unit name"),
+            "{name:?}: {run}"
+        );
+    }
+    assert!(
+        run.fact("hostile[web.socket]")
+            .starts_with("2:mptcpize-rs.sh: web.socket is not a service")
+    );
+    assert!(
+        !run.fact("tree_after_hostile").contains("x.service"),
+        "{run}"
+    );
+    assert!(!run.fact("tree_after_hostile").contains("id"), "{run}");
+}
+
+#[test]
+fn the_wrapper_says_when_it_cannot_reach_a_program() {
+    let run = in_netns(
+        r#"
+W() { MPTCPIZE_LIBRARY="$LIB" "$WRAPPER" "$@"; }
+printf 'int main(void) { return 0; }\n' | gcc -static -x c - -o "$WORK/static"
+cp /bin/true "$WORK/setuid"
+chmod u+s "$WORK/setuid"
+for target in static setuid; do
+	W "$WORK/$target" 2>"$WORK/err"
+	fact "$target" "$(cat "$WORK/err")"
+done
+W /bin/true 2>"$WORK/err"
+fact dynamic "$(cat "$WORK/err")"
+"#,
+        &[],
+    );
+    run.assert_success();
+    assert!(
+        run.fact("static").ends_with("static is statically linked: the library cannot reach it (use a dynamically linked build)"),
+        "{run}"
+    );
+    assert!(
+        run.fact("setuid")
+            .contains("setuid is setuid/setgid: the loader ignores LD_PRELOAD"),
+        "{run}"
+    );
+    assert_eq!(run.fact("dynamic"), "", "{run}");
+}
