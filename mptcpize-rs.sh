@@ -18,6 +18,7 @@ usage: $PROG [run] [-m MODE] [-d] [--log-file FILE] [--] COMMAND [ARG...]
        $PROG env [-m MODE] [--systemd]
        $PROG enable UNIT [-m MODE] [--root DIR]
        $PROG disable UNIT [--root DIR]
+       $PROG check
        $PROG -h | --help | --version
 
 Runs COMMAND with its TCP sockets opened as Multipath TCP (MPTCP) sockets, falling back to
@@ -29,6 +30,8 @@ plain TCP wherever MPTCP cannot be had.
   enable UNIT         add a systemd drop-in that runs UNIT under the library
                       (/etc/systemd/system/UNIT.d/$DROPIN_NAME); restart UNIT to apply
   disable UNIT        remove that drop-in, and nothing else
+  check               is MPTCP usable here, and will it use more than one path?
+                      (exit 0 when MPTCP sockets can be made, 1 otherwise)
 
   -m, --mode MODE     on|1 (default): MPTCP, falling back to TCP; off|0;
                       listen|2: MPTCP for listening sockets only; connect|3: MPTCP for
@@ -398,6 +401,75 @@ cmd_disable() {
 	echo "restart the unit to apply it: systemctl restart $unit"
 }
 
+# What an errno of socket(..., IPPROTO_MPTCP) means here.
+errno_meaning() {
+	case "$1" in
+	ENOPROTOOPT) echo "MPTCP is switched off in this network namespace: sysctl -w net.mptcp.enabled=1" ;;
+	EPROTONOSUPPORT) echo "this kernel was built without MPTCP (CONFIG_MPTCP)" ;;
+	EINVAL) echo "this kernel is older than 5.6 and has no MPTCP" ;;
+	EPERM | EACCES) echo "a security policy (SELinux, AppArmor, seccomp or BPF) refuses MPTCP sockets" ;;
+	*) echo "socket(IPPROTO_MPTCP) failed with $1" ;;
+	esac
+}
+
+cmd_check() {
+	[ $# -eq 0 ] || usage_error "check takes no argument"
+	local library result errno
+	echo "kernel: $(uname -r)"
+	library=$(find_library)
+	# Make one MPTCP socket the way programs will: bash's /dev/tcp under the library in force
+	# mode; our debug line names the errno. The connection attempt goes to loopback port 9.
+	result=$(MPTCPIZE=force MPTCPIZE_LOG=debug LD_PRELOAD=$library \
+		timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/9' 2>&1 | sed -n 's/.*-> MPTCP (force): //p' | head -n 1)
+	case "$result" in
+	fd*) echo "MPTCP socket: yes" ;;
+	*"failed ("*)
+		errno=${result#*failed (}
+		errno=${errno%%)*}
+		echo "MPTCP socket: no ($errno)"
+		echo "verdict: MPTCP unavailable: $(errno_meaning "$errno")"
+		return 1
+		;;
+	*)
+		echo "MPTCP socket: could not be tested (no answer from the library)"
+		echo "verdict: MPTCP unavailable: the test socket could not be made"
+		return 1
+		;;
+	esac
+	echo "net.mptcp.enabled: $(sysctl -n net.mptcp.enabled 2>/dev/null || echo '?')"
+	local manager scheduler limits endpoints subflows
+	manager=$(sysctl -n net.mptcp.path_manager 2>/dev/null ||
+		{ [ "$(sysctl -n net.mptcp.pm_type 2>/dev/null)" = 1 ] && echo userspace || echo kernel; })
+	scheduler=$(sysctl -n net.mptcp.scheduler 2>/dev/null || echo default)
+	limits=$(ip mptcp limits show 2>/dev/null || true)
+	endpoints=$(ip mptcp endpoint show 2>/dev/null || true)
+	echo "path manager: $manager"
+	echo "scheduler: $scheduler"
+	echo "limits: ${limits:-?}"
+	echo "endpoints: ${endpoints:-none}"
+	if [ "$manager" = userspace ]; then
+		echo "verdict: ready; a userspace path manager (such as mptcpd) chooses the extra paths"
+		return 0
+	fi
+	subflows=$(printf '%s\n' "$limits" | sed -n 's/.*subflows \([0-9]*\).*/\1/p')
+	if [ "${subflows:-0}" -gt 0 ] && printf '%s\n' "$endpoints" | grep -qE '(subflow|signal)'; then
+		echo "verdict: ready for multipath"
+		return 0
+	fi
+	local prefix="" suggestions
+	[ "${subflows:-0}" -gt 0 ] || prefix="ip mptcp limits set subflow 2 add_addr_accepted 2 && "
+	suggestions=$(ip -o addr show scope global 2>/dev/null |
+		awk -v p="$prefix" '$2 != "lo" { sub(/\/.*/, "", $4); printf "  `%sip mptcp endpoint add %s dev %s subflow`\n", p, $4, $2 }')
+	if [ -z "$suggestions" ]; then
+		echo "verdict: MPTCP works but only one path will be used: no interface other than loopback has an address"
+	else
+		echo "verdict: MPTCP works but only one path will be used: add one with"
+		printf '%s\n' "$suggestions"
+		echo "  (on a server, use 'signal' instead of 'subflow' to announce the address to clients)"
+	fi
+	return 0
+}
+
 # daemon-reload when systemd runs this host and we act on its own tree; otherwise say so.
 reload_systemd() {
 	if [ -n "$ROOT" ] && [ "$ROOT" != / ]; then
@@ -451,7 +523,8 @@ disable)
 	cmd_disable "$@"
 	;;
 check)
-	fail "'check' is not available in this version; to run a program named 'check', use: $PROG run check" 2
+	shift
+	cmd_check "$@"
 	;;
 *) cmd_run "$@" ;;
 esac

@@ -1,6 +1,7 @@
-//! `mptcpize-rs.sh enable`/`disable` against a systemd tree under a temporary root: the exact
-//! drop-in, the vendor unit and other drop-ins untouched byte for byte, idempotence, hostile
-//! unit names refused. And the wrapper's reach warnings for programs it cannot help.
+//! Deploying: `mptcpize-rs.sh enable`/`disable` against a systemd tree under a temporary root (the
+//! exact drop-in, the vendor unit and other drop-ins untouched byte for byte, idempotence, hostile
+//! unit names refused), the reach warnings for programs the library cannot help, and `check`'s
+//! verdicts in a namespace whose MPTCP settings and interfaces the test controls.
 
 mod common;
 use common::{built, in_netns};
@@ -128,4 +129,56 @@ fact dynamic "$(cat "$WORK/err")"
         "{run}"
     );
     assert_eq!(run.fact("dynamic"), "", "{run}");
+}
+
+#[test]
+fn check_gives_a_verdict_and_a_command_that_works() {
+    let run = in_netns(
+        r#"
+W() { MPTCPIZE_LIBRARY="$LIB" "$WRAPPER" "$@"; }
+set +e
+ip link add v0 type veth peer name v1
+ip addr add 10.9.0.1/24 dev v0
+ip link set v0 up
+ip mptcp limits set subflow 0
+W check >"$WORK/one"; fact one_status "$?"
+fact one_verdict "$(grep '^verdict' "$WORK/one")"
+suggested=$(sed -n 's/^  `\(.*\)`$/\1/p' "$WORK/one" | head -n 1)
+fact suggested "$suggested"
+bash -c "$suggested"; fact suggested_status "$?"
+W check >"$WORK/ready"; fact ready_status "$?"
+fact ready_verdict "$(grep '^verdict' "$WORK/ready")"
+sysctl -qw net.mptcp.enabled=0
+W check >"$WORK/off"; fact off_status "$?"
+fact off_verdict "$(grep '^verdict' "$WORK/off")"
+"#,
+        &[],
+    );
+    run.assert_success();
+    assert_eq!(run.fact("one_status"), "0", "{run}");
+    assert_eq!(
+        run.fact("one_verdict"),
+        "verdict: MPTCP works but only one path will be used: add one with",
+        "{run}"
+    );
+    assert_eq!(
+        run.fact("suggested"),
+        "ip mptcp limits set subflow 2 add_addr_accepted 2 && \
+         ip mptcp endpoint add 10.9.0.1 dev v0 subflow",
+        "{run}"
+    );
+    assert_eq!(run.fact("suggested_status"), "0", "{run}");
+    assert_eq!(run.fact("ready_status"), "0", "{run}");
+    assert_eq!(
+        run.fact("ready_verdict"),
+        "verdict: ready for multipath",
+        "{run}"
+    );
+    assert_eq!(run.fact("off_status"), "1", "{run}");
+    assert_eq!(
+        run.fact("off_verdict"),
+        "verdict: MPTCP unavailable: MPTCP is switched off in this network namespace: \
+         sysctl -w net.mptcp.enabled=1",
+        "{run}"
+    );
 }
