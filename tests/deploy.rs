@@ -1,6 +1,6 @@
 //! Deploying: `mptcpize-rs.sh enable`/`disable` against a systemd tree under a temporary root (the
 //! exact drop-in, the vendor unit and other drop-ins untouched byte for byte, idempotence, hostile
-//! unit names refused), the reach warnings for programs the library cannot help, and `check`'s
+//! unit names refused), `scripts/install.sh` into a DESTDIR and back out, the reach warnings for programs the library cannot help, and `check`'s
 //! verdicts in a namespace whose MPTCP settings and interfaces the test controls.
 
 mod common;
@@ -181,4 +181,43 @@ fact off_verdict "$(grep '^verdict' "$WORK/off")"
          sysctl -w net.mptcp.enabled=1",
         "{run}"
     );
+}
+
+#[test]
+fn installed_wrapper_finds_the_installed_library_and_uninstall_restores_the_tree() {
+    let run = in_netns(
+        r#"
+dest="$WORK/dest"
+mkdir -p "$dest/usr/local/bin" "$dest/usr/local/lib" "$dest/usr/local/share/man/man8"
+before=$(cd "$dest" && find . | sort)
+DESTDIR="$dest" "$REPO/scripts/install.sh" --library "$LIB" >/dev/null
+installed="$dest/usr/local/bin/mptcpize-rs"
+fact preload "$("$installed" env | sed -n 's/^export LD_PRELOAD=//p')"
+fact man "$(man -l "$dest/usr/local/share/man/man8/mptcpize-rs.8" 2>/dev/null | grep -c 'mptcpize-rs' || true)"
+mkdir -p "$WORK/srv"
+payload "$WORK/srv/data.bin" 100000
+"$installed" timeout 30 python3 -m http.server 8000 --bind 127.0.0.1 --directory "$WORK/srv" >/dev/null 2>&1 &
+wait_listen 8000
+"$installed" curl -sS --fail -o "$WORK/got.bin" http://127.0.0.1:8000/data.bin
+fact intact "$(cmp -s "$WORK/srv/data.bin" "$WORK/got.bin" && echo yes || echo no)"
+mptcp_facts
+DESTDIR="$dest" "$REPO/scripts/install.sh" --uninstall >/dev/null
+after=$(cd "$dest" && find . | sort)
+fact restored "$([ "$before" = "$after" ] && echo yes || echo no)"
+"#,
+        &[("REPO", built().repo.to_str().unwrap())],
+    );
+    run.assert_success();
+    assert!(
+        run.fact("preload")
+            .ends_with("/dest/usr/local/lib/mptcpize-rs/libmptcpize_rs.so"),
+        "{run}"
+    );
+    assert_ne!(run.fact("man"), "0", "{run}");
+    assert_eq!(run.fact("intact"), "yes", "{run}");
+    assert!(
+        run.number("syn_rx") >= 1 && run.number("synack_rx") >= 1,
+        "{run}"
+    );
+    assert_eq!(run.fact("restored"), "yes", "{run}");
 }
