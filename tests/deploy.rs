@@ -221,3 +221,56 @@ fact restored "$([ "$before" = "$after" ] && echo yes || echo no)"
     );
     assert_eq!(run.fact("restored"), "yes", "{run}");
 }
+
+#[test]
+fn the_debian_package_holds_the_install_layout_and_works() {
+    let repo = built().repo;
+    let debian = repo.join("target/debian");
+    let package = std::fs::read_dir(&debian)
+        .ok()
+        .and_then(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .find(|path| path.extension().is_some_and(|e| e == "deb"))
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no .deb in {}: scripts/test.sh builds it (cargo deb)",
+                debian.display()
+            )
+        });
+    let run = in_netns(
+        r#"
+fact files "$(dpkg-deb -c "$DEB" | awk '$1 !~ /^d/ { print $6 }' | grep -v '/doc/' | sort | tr '\n' ' ')"
+dpkg-deb -x "$DEB" "$WORK/root"
+wrapper="$WORK/root/usr/bin/mptcpize-rs"
+mkdir -p "$WORK/srv"
+payload "$WORK/srv/data.bin" 100000
+"$wrapper" timeout 30 python3 -m http.server 8000 --bind ::1 --directory "$WORK/srv" >/dev/null 2>&1 &
+wait_listen 8000
+"$wrapper" curl -sS --fail -o "$WORK/got.bin" 'http://[::1]:8000/data.bin'
+fact intact "$(cmp -s "$WORK/srv/data.bin" "$WORK/got.bin" && echo yes || echo no)"
+fact preload "$("$wrapper" env | sed -n 's/^export LD_PRELOAD=//p')"
+mptcp_facts
+"#,
+        &[("DEB", package.to_str().unwrap())],
+    );
+    run.assert_success();
+    assert_eq!(
+        run.fact("files"),
+        "./usr/bin/mptcpize-rs ./usr/lib/mptcpize-rs/libmptcpize_rs.so \
+         ./usr/share/man/man8/mptcpize-rs.8.gz ",
+        "the layout of scripts/install.sh with PREFIX=/usr: {run}"
+    );
+    assert!(
+        run.fact("preload")
+            .ends_with("/root/usr/lib/mptcpize-rs/libmptcpize_rs.so"),
+        "{run}"
+    );
+    assert_eq!(run.fact("intact"), "yes", "{run}");
+    assert!(
+        run.number("syn_rx") >= 1 && run.number("synack_rx") >= 1,
+        "{run}"
+    );
+}
