@@ -139,6 +139,7 @@ find_library() {
 			printf '%s: building the library (cargo build --release)...\n' "$PROG" >&2
 			cargo build --release --lib --quiet --manifest-path "$here/Cargo.toml" >&2 ||
 				fail "cargo build failed"
+			touch -- "$built" # up to date now, even when cargo had nothing to relink
 		fi
 		printf '%s\n' "$built"
 		return

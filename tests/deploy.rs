@@ -119,7 +119,10 @@ W() { MPTCPIZE_LIBRARY="$LIB" "$WRAPPER" "$@"; }
 printf 'int main(void) { return 0; }\n' | gcc -static -x c - -o "$WORK/static"
 cp /bin/true "$WORK/setuid"
 chmod u+s "$WORK/setuid"
-for target in static setuid; do
+printf '#include <stdlib.h>\n#include <stdio.h>\nint main(void) { puts(getenv("LD_PRELOAD") ? "preloaded" : "plain"); return 0; }\n' |
+	musl-gcc -x c - -o "$WORK/musl"
+fact musl_ran "$(W "$WORK/musl" 2>/dev/null)"
+for target in static setuid musl; do
 	W "$WORK/$target" 2>"$WORK/err"
 	fact "$target" "$(cat "$WORK/err")"
 done
