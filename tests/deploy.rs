@@ -7,7 +7,6 @@ mod common;
 use common::{built, in_netns};
 
 const ENABLE_DISABLE: &str = r#"
-W() { MPTCPIZE_LIBRARY="$LIB" "$WRAPPER" "$@"; }
 root="$WORK/root"
 mkdir -p "$root/usr/lib/systemd/system" "$root/etc/systemd/system/web.service.d"
 printf '[Service]\nExecStart=/usr/sbin/web\nEnvironment="LD_PRELOAD=/opt/trace.so" "PORT=80"\n' \
@@ -115,7 +114,6 @@ fn enable_and_disable_write_and_remove_only_our_drop_in() {
 fn the_wrapper_says_when_it_cannot_reach_a_program() {
     let run = in_netns(
         r#"
-W() { MPTCPIZE_LIBRARY="$LIB" "$WRAPPER" "$@"; }
 printf 'int main(void) { return 0; }\n' | gcc -static -x c - -o "$WORK/static"
 cp /bin/true "$WORK/setuid"
 chmod u+s "$WORK/setuid"
@@ -148,7 +146,6 @@ fact dynamic "$(cat "$WORK/err")"
 fn check_gives_a_verdict_and_a_command_that_works() {
     let run = in_netns(
         r#"
-W() { MPTCPIZE_LIBRARY="$LIB" "$WRAPPER" "$@"; }
 set +e
 ip link add v0 type veth peer name v1
 ip addr add 10.9.0.1/24 dev v0

@@ -27,7 +27,6 @@ fn go_server_and_client_follow_the_wrapper_mode() {
     for (server_mode, client_mode, negotiated) in table {
         let run = in_netns(
             r#"
-W() { MPTCPIZE_LIBRARY="$LIB" "$WRAPPER" "$@"; }
 GOCACHE="$TOOLS/gocache" GOPATH="$TOOLS/gopath" GOTOOLCHAIN=local GOFLAGS= \
 	"$GO" build -o "$WORK/gohttp" "$HELPERS/gohttp/main.go"
 W -m "$SERVER_MODE" timeout 30 "$WORK/gohttp" serve 127.0.0.1:8090 2>"$WORK/server.err" &

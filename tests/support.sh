@@ -67,6 +67,9 @@ payload() { head -c "$2" /dev/urandom >"$1"; }
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
+# Runs the wrapper, pointed at the library cargo test built (so it never builds one itself).
+W() { MPTCPIZE_LIBRARY="$LIB" "$WRAPPER" "$@"; }
+
 # Runs a command with the library preloaded.
 preload() { env LD_PRELOAD="$LIB" "$@"; }
 

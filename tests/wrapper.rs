@@ -1,21 +1,15 @@
 //! mptcpize-rs.sh as a user meets it: a real client and server run through it negotiate MPTCP,
 //! and it keeps what it was given (LD_PRELOAD, GODEBUG, arguments, exit status) and fails like a
-//! shell would. It is pointed at the library `cargo test` built through `MPTCPIZE_LIBRARY`, so
-//! it never starts a build of its own here.
+//! shell would. Scripts call it as `W` (tests/support.sh), pointed at the library `cargo test`
+//! built through `MPTCPIZE_LIBRARY`, so it never starts a build of its own here.
 
 mod common;
-use common::{Run, built, in_netns};
-
-/// Runs a script with `W` = the wrapper pointed at the test build of the library.
-fn with_wrapper(script: &str, vars: &[(&str, &str)]) -> Run {
-    let script = format!("W() {{ MPTCPIZE_LIBRARY=\"$LIB\" \"$WRAPPER\" \"$@\"; }}\n{script}");
-    in_netns(&script, vars)
-}
+use common::{built, in_netns};
 
 #[test]
 fn curl_and_http_server_through_the_wrapper_use_mptcp() {
     for (address, url_host) in [("127.0.0.1", "127.0.0.1"), ("::1", "[::1]")] {
-        let run = with_wrapper(
+        let run = in_netns(
             r#"
 payload "$WORK/index.bin" 65536
 W timeout 60 python3 -m http.server 8080 --bind "$ADDR" --directory "$WORK" >/dev/null 2>&1 &
@@ -39,7 +33,7 @@ mptcp_facts
 
 #[test]
 fn environment_is_extended_never_replaced() {
-    let run = with_wrapper(
+    let run = in_netns(
         r#"
 show='printf "%s|%s|%s" "$LD_PRELOAD" "${MPTCPIZE-unset}" "${GODEBUG-unset}"'
 other=/nonexistent/libother.so
@@ -87,7 +81,7 @@ fact log "$(W -d --log-file rel.log sh -c 'printf "%s|%s" "$MPTCPIZE_LOG" "$MPTC
 
 #[test]
 fn arguments_exit_status_and_errors_behave_like_a_shell() {
-    let run = with_wrapper(
+    let run = in_netns(
         r#"
 set +e
 fact args "$(W printf '<%s>' 'a b' "it's" '"q"' '' '$HOME' '*' -m -- | od -An -c | tr -s ' \n' '  ')"
