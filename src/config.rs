@@ -170,13 +170,17 @@ fn invalid_value(name: &CStr, value: &[u8]) -> String {
 /// sets up logging and reports bad values, exactly once.
 pub fn current() -> &'static Config {
     static CONFIG: Lazy<Config> = Lazy::new(|| {
-        let config = Config::from_lookup(sys::getenv, sys::secure_execution());
-        logging::init(&config);
-        for warning in &config.warnings {
-            log::warn!("{warning}");
-        }
-        log::debug!("mode {:?} (from {:?})", config.mode, config.origin);
-        config
+        // Set-up runs inside the host's first socket() call: its own failures (a log file that
+        // cannot be opened) must not show in the caller's errno.
+        sys::keeping_errno(|| {
+            let config = Config::from_lookup(sys::getenv, sys::secure_execution());
+            logging::init(&config);
+            for warning in &config.warnings {
+                log::warn!("{warning}");
+            }
+            log::debug!("mode {:?} (from {:?})", config.mode, config.origin);
+            config
+        })
     });
     &CONFIG
 }

@@ -3,12 +3,14 @@
 //! `MPTCPIZE_LOG` is an env_logger filter (default `warn`), `MPTCPIZE_LOG_FILE` a file to append
 //! to instead of stderr. Every line carries a `mptcpize-rs[pid]` prefix so it cannot be mistaken
 //! for the host program's output. Set up once, from [`crate::config::current`]; a bad filter or an
-//! unopenable file is reported on stderr and replaced by the defaults, never fatal.
+//! unopenable file (a directory, a missing directory, a FIFO nobody reads) is reported on stderr
+//! and replaced by the defaults, never fatal and never blocking.
 
 use crate::config::Config;
 use crate::sys;
 use std::fs::OpenOptions;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 
 /// The filter when `MPTCPIZE_LOG` is unset: real warnings only.
 const DEFAULT_FILTER: &str = "warn";
@@ -37,7 +39,14 @@ pub fn init(config: &Config) {
         )
     });
     if let Some(path) = &config.log_file {
-        match OpenOptions::new().append(true).create(true).open(path) {
+        // O_NONBLOCK: a FIFO with no reader fails at once (ENXIO) instead of hanging the host;
+        // for a regular file it changes nothing.
+        let opened = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path);
+        match opened {
             Ok(file) => {
                 builder.target(env_logger::Target::Pipe(Box::new(file)));
             }

@@ -200,3 +200,61 @@ fact bad_filter_stderr "$(cat "$WORK/err4")"
     );
     assert!(!bad_filter.contains('\n'), "{run}");
 }
+
+#[test]
+fn bad_environment_never_changes_the_programs_output_or_status() {
+    // (variable, value as a bash expression, expected number of stderr lines)
+    let table: &[(&str, &str, usize)] = &[
+        ("MPTCPIZE", "''", 0),
+        ("MPTCPIZE", "'   '", 0),
+        ("MPTCPIZE", "'On'", 0),
+        ("MPTCPIZE", "'2x'", 1),
+        ("MPTCPIZE", "'-1'", 1),
+        ("MPTCPIZE", "'99'", 1),
+        (
+            "MPTCPIZE",
+            "\"$(head -c 131000 /dev/zero | tr '\\0' x)\"",
+            1,
+        ),
+        ("MPTCPIZE", "$'\\xff\\xfe'", 1),
+        ("GODEBUG", "'multipathtcp='", 1),
+        ("GODEBUG", "'multipathtcp=abc'", 1),
+        ("GODEBUG", "'multipathtcp=0,multipathtcp=1'", 0),
+        ("MPTCPIZE_LOG", "'%%%=garbage=%%'", 1),
+        ("MPTCPIZE_LOG_FILE", "\"$WORK\"", 1),
+        ("MPTCPIZE_LOG_FILE", "\"$WORK/no/such/dir/log\"", 1),
+        // Opens, but every write fails (ENOSPC): lines are lost, nothing else happens.
+        ("MPTCPIZE_LOG_FILE", "/dev/full", 0),
+        ("MPTCPIZE_LOG_FILE", "\"$WORK/fifo\"", 1),
+    ];
+    for &(name, value, lines) in table {
+        let run = in_netns(
+            &format!(
+                r#"
+mkfifo "$WORK/fifo"
+set +e
+export {name}={value}
+# An AF_UNIX socket: the library reads its settings (on the first socket()) and leaves it alone.
+out=$(preload timeout 10 "$SOCKPROBE" unix stream 0 2>"$WORK/err")
+fact status "$?"
+fact out "$out"
+fact stderr_lines "$(grep -c . "$WORK/err")"
+fact stderr "$(head -n 1 "$WORK/err")"
+"#
+            ),
+            &[],
+        );
+        run.assert_success();
+        let case = format!("{name}={value}\n{run}");
+        assert_eq!(run.fact("status"), "0", "{case}");
+        assert_eq!(
+            run.fact("out"),
+            "count=1 mptcp=0 tcp=0 other=1 failed=0 errno_kept=1 protocol=0 type=1 nonblock=0 cloexec=0",
+            "{case}"
+        );
+        assert_eq!(run.number("stderr_lines"), lines as u64, "{case}");
+        if lines == 1 {
+            assert!(run.fact("stderr").starts_with("mptcpize-rs["), "{case}");
+        }
+    }
+}
