@@ -4,14 +4,16 @@
 //! `default`, Go's `GODEBUG=multipathtcp=N` decides, so one setting governs Go and libc programs
 //! alike. An invalid value is reported once and the process runs as if the library were absent:
 //! a bad setting never changes behaviour. Parsing is pure (the environment is passed in as a
-//! lookup function) so it is unit-tested as tables; [`current`] reads the real environment once,
+//! lookup function) so it is unit-tested as tables; [`mode`] reads the real environment once,
 //! lazily, on the first intercepted call (no code runs at load time).
 
 use crate::{logging, sys};
-use once_cell::sync::Lazy;
+use once_cell::sync::OnceCell;
+use std::cell::Cell;
 use std::ffi::{CStr, OsString};
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The mode: `default`/unset, `0`/`off`, `1`/`on`, `2`/`listen`, `3`/`connect`, `force`.
 pub const MPTCPIZE: &CStr = c"MPTCPIZE";
@@ -66,6 +68,17 @@ pub struct Config {
 }
 
 impl Config {
+    /// The configuration of a process where the library stays out of the way.
+    fn absent() -> Config {
+        Config {
+            mode: Mode::Off,
+            origin: Origin::Invalid,
+            log_filter: None,
+            log_file: None,
+            warnings: Vec::new(),
+        }
+    }
+
     /// Builds the configuration from a variable lookup; `secure` is secure-execution mode, where
     /// every `MPTCPIZE_*` variable but the mode is ignored.
     pub fn from_lookup(lookup: impl Fn(&CStr) -> Option<Vec<u8>>, secure: bool) -> Config {
@@ -166,13 +179,38 @@ fn invalid_value(name: &CStr, value: &[u8]) -> String {
     )
 }
 
-/// The process's configuration, read from the environment on first use. Its first use also
-/// sets up logging and reports bad values, exactly once.
-pub fn current() -> &'static Config {
-    static CONFIG: Lazy<Config> = Lazy::new(|| {
-        // Set-up runs inside the host's first socket() call: its own failures (a log file that
-        // cannot be opened) must not show in the caller's errno.
-        sys::keeping_errno(|| {
+/// The configuration, once built.
+static CONFIG: OnceCell<Config> = OnceCell::new();
+/// Whether some thread has started building it.
+static BUILDING: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// Whether this thread is the one building it (const-initialised: no allocation, no lock).
+    static BUILDING_HERE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The process's mode, read from the environment on first use; that first use also sets up
+/// logging and reports bad values, exactly once.
+///
+/// After start-up this is one atomic load. During start-up, other threads wait for the result
+/// (so every socket gets the configured protocol), while a `socket()` re-entered on the building
+/// thread itself (from a signal handler) passes straight through as `off` instead of deadlocking.
+pub fn mode() -> Mode {
+    if let Some(config) = CONFIG.get() {
+        return config.mode;
+    }
+    if BUILDING_HERE.with(Cell::get) {
+        return Mode::Off;
+    }
+    if BUILDING.swap(true, Ordering::AcqRel) {
+        return CONFIG.wait().mode;
+    }
+    BUILDING_HERE.with(|here| here.set(true));
+    // Set-up runs inside the host's first socket() call: its own failures (a log file that
+    // cannot be opened) must not show in the caller's errno. A panic (a bug of ours) must not
+    // leave the waiting threads blocked: it yields the "library absent" configuration.
+    let config = sys::keeping_errno(|| {
+        std::panic::catch_unwind(|| {
             let config = Config::from_lookup(sys::getenv, sys::secure_execution());
             logging::init(&config);
             for warning in &config.warnings {
@@ -181,8 +219,12 @@ pub fn current() -> &'static Config {
             log::debug!("mode {:?} (from {:?})", config.mode, config.origin);
             config
         })
+        .unwrap_or_else(|_| Config::absent())
     });
-    &CONFIG
+    let mode = config.mode;
+    let _ = CONFIG.set(config);
+    BUILDING_HERE.with(|here| here.set(false));
+    mode
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use log::{debug, info};
 
 /// `listen()`, with the socket first switched to the protocol the mode wants for listeners.
 pub fn listen(fd: c_int, backlog: c_int) -> Result<(), Errno> {
-    let wanted = match config::current().mode {
+    let wanted = match config::mode() {
         Mode::Listen => Some(IPPROTO_MPTCP),
         Mode::Connect => Some(IPPROTO_TCP),
         Mode::Off | Mode::On | Mode::Force => None,

@@ -2,7 +2,7 @@
 //!
 //! `MPTCPIZE_LOG` is an env_logger filter (default `warn`), `MPTCPIZE_LOG_FILE` a file to append
 //! to instead of stderr. Every line carries a `mptcpize-rs[pid]` prefix so it cannot be mistaken
-//! for the host program's output. Set up once, from [`crate::config::current`]; a bad filter or an
+//! for the host program's output. Set up once, from [`crate::config::mode`]; a bad filter or an
 //! unopenable file (a directory, a missing directory, a FIFO nobody reads) is reported on stderr
 //! and replaced by the defaults, never fatal and never blocking.
 

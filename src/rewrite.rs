@@ -17,7 +17,7 @@ use std::fmt;
 
 /// What our `socket()` returns: a descriptor or the errno to report.
 pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, Errno> {
-    let decision = policy::decide(config::current().mode, domain, ty, protocol);
+    let decision = policy::decide(config::mode(), domain, ty, protocol);
     let result = open(decision, domain, ty, protocol);
     if let Ok(fd) = result {
         // Later setsockopt()/listen() may replace only sockets the program asked to be TCP.

@@ -35,7 +35,7 @@ pub unsafe fn setsockopt(
     if !refused_by_mptcp(refused) || !tracked::is_rewritable(fd) {
         return Err(refused);
     }
-    if config::current().mode == Mode::Force
+    if config::mode() == Mode::Force
         || sys::get_int_option(fd, SOL_SOCKET, libc::SO_PROTOCOL) != Ok(IPPROTO_MPTCP)
     {
         return Err(refused);
