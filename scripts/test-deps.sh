@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
 	iproute2        # ip, ss: namespaces' links and MPTCP sockets
-	util-linux      # unshare: a private network namespace per test
+	util-linux      # unshare: a private network namespace per test; setpriv
+	libcap2-bin     # setcap: a program with file capabilities (secure execution)
 	netcat-openbsd  # nc, a real client and server
 	curl            # a real HTTP client
 	python3         # python3 -m http.server, a real HTTP server
