@@ -374,3 +374,51 @@ mod tests {
         assert_eq!((secure.log_filter, secure.log_file), (None, None));
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! Property tests: the environment parsers take any bytes without panicking (a panic would be
+    //! caught at the C boundary, but must not happen at all).
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn any_mode_value_parses(value in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = parse_mode(&value);
+        }
+
+        #[test]
+        fn any_godebug_parses(value in proptest::collection::vec(any::<u8>(), 0..128)) {
+            let _ = godebug_mptcp(&value);
+        }
+
+        #[test]
+        fn any_environment_gives_one_config(
+            mode in proptest::collection::vec(any::<u8>(), 0..300),
+            godebug in "[a-z=,0-9]{0,40}",
+            filter in "\\PC{0,40}",
+            secure in any::<bool>(),
+        ) {
+            let config = Config::from_lookup(
+                |name| match name.to_bytes() {
+                    b"MPTCPIZE" => Some(mode.clone()),
+                    b"GODEBUG" => Some(godebug.clone().into_bytes()),
+                    b"MPTCPIZE_LOG" => Some(filter.clone().into_bytes()),
+                    _ => None,
+                },
+                secure,
+            );
+            prop_assert!(config.warnings.len() <= 1);
+            prop_assert_eq!(config.warnings.len() == 1, config.origin == Origin::Invalid);
+            prop_assert!(config.warnings.iter().all(|w| w.len() < 300 && !w.contains('\n')));
+        }
+
+        #[test]
+        fn any_log_filter_is_validated_without_panic(filter in "\\PC{0,60}") {
+            let _ = env_filter::Builder::new().try_parse(&filter);
+        }
+    }
+}
