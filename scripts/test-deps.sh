@@ -27,6 +27,11 @@ PACKAGES=(
 	python3-venv    # a private environment for the Go toolchain from PyPI
 	man-db          # man -l renders the installed man page
 	systemd         # systemd-analyze verify reads the drop-ins enable writes
+	socat           # the compatibility matrix (tests/compatibility.rs) ...
+	nginx-light
+	iperf3
+	redis-server
+	redis-tools
 )
 
 # A Go toolchain for the Go tests (Go makes its own sockets: GODEBUG, not LD_PRELOAD, reaches it).

@@ -1,0 +1,166 @@
+//! The compatibility matrix: real servers and clients of many languages and projects under the
+//! library, each in a namespace of its own, with MPTCP on (the namespace's MP_CAPABLE counters
+//! must rise on both sides) and switched off (they must still work, over TCP). The payload is
+//! compared byte for byte where the program carries one. The table is written to
+//! target/compatibility.md, from which the README's table is copied.
+
+mod common;
+use common::{Run, in_netns};
+use std::fmt::Write as _;
+
+/// (name, version command, server command, client command, payload compared?)
+/// Commands see $PORT, $PAYLOAD (a 64 KiB text file), $GOT (where the client writes), $WWW (a
+/// directory holding $PAYLOAD as data.txt) and `P` (runs its arguments under the library).
+type Program = (&'static str, &'static str, &'static str, &'static str, bool);
+
+const PROGRAMS: &[Program] = &[
+    (
+        "curl + python3 http.server",
+        "curl --version | head -n 1 | cut -d' ' -f1-2; python3 --version",
+        r#"P python3 -m http.server "$PORT" --bind 127.0.0.1 --directory "$WWW""#,
+        r#"P curl -sS --fail -o "$GOT" "http://127.0.0.1:$PORT/data.txt""#,
+        true,
+    ),
+    (
+        "python3 urllib",
+        "python3 --version",
+        r#"P python3 -m http.server "$PORT" --bind 127.0.0.1 --directory "$WWW""#,
+        r#"P python3 -c 'import os, urllib.request; open(os.environ["GOT"], "wb").write(urllib.request.urlopen("http://127.0.0.1:%s/data.txt" % os.environ["PORT"]).read())'"#,
+        true,
+    ),
+    (
+        "python3 asyncio streams",
+        "python3 --version",
+        r#"P python3 "$HELPERS/asyncio_pair.py" serve "$PORT" "$PAYLOAD""#,
+        r#"P python3 "$HELPERS/asyncio_pair.py" get "$PORT" "$GOT""#,
+        true,
+    ),
+    (
+        "nc (netcat-openbsd)",
+        "dpkg-query -W -f='netcat-openbsd ${Version}' netcat-openbsd",
+        r#"P nc -N -l 127.0.0.1 "$PORT" <"$PAYLOAD""#,
+        r#"P nc -d 127.0.0.1 "$PORT" >"$GOT""#,
+        true,
+    ),
+    (
+        "socat",
+        "socat -V | sed -n 's/^socat version \\([^ ]*\\).*/socat \\1/p'",
+        r#"P socat -u "OPEN:$PAYLOAD" "TCP-LISTEN:$PORT,bind=127.0.0.1""#,
+        r#"P socat -u "TCP:127.0.0.1:$PORT" "CREATE:$GOT""#,
+        true,
+    ),
+    (
+        "Node.js http",
+        "echo \"node $(node --version)\"",
+        r#"P node -e 'const fs = require("fs"); const s = require("http").createServer((q, r) => { r.end(fs.readFileSync(process.env.PAYLOAD)); s.close(); }); s.listen(+process.env.PORT, "127.0.0.1")'"#,
+        r#"P node -e 'require("http").get(`http://127.0.0.1:${process.env.PORT}/`, r => r.pipe(require("fs").createWriteStream(process.env.GOT)))'"#,
+        true,
+    ),
+    (
+        "Java ServerSocket/Socket",
+        "java -version 2>&1 | head -n 1",
+        r#"P java "$HELPERS/Compat.java" serve "$PORT" "$PAYLOAD""#,
+        r#"P java "$HELPERS/Compat.java" get "$PORT" "$GOT""#,
+        true,
+    ),
+    (
+        "Perl IO::Socket::INET",
+        "perl -e 'print \"perl $^V\"'",
+        r#"P perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $ENV{PORT}, Listen => 1, ReuseAddr => 1) or die; my $c = $s->accept; open my $f, "<", $ENV{PAYLOAD}; local $/; print {$c} <$f>; close $c'"#,
+        r#"P perl -MIO::Socket::INET -e 'my $c = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $ENV{PORT}) or die; open my $f, ">", $ENV{GOT}; local $/; print {$f} <$c>'"#,
+        true,
+    ),
+    (
+        "nginx + curl",
+        "nginx -v 2>&1 | sed 's/.*: //'",
+        r#"printf 'pid %s/nginx.pid; error_log %s/error.log; events {} http { access_log off; server { listen 127.0.0.1:%s; root %s; } }\n' "$WORK" "$WORK" "$PORT" "$WWW" >"$WORK/nginx.conf"
+P nginx -c "$WORK/nginx.conf" -p "$WORK" -g 'daemon off;'"#,
+        r#"P curl -sS --fail -o "$GOT" "http://127.0.0.1:$PORT/data.txt""#,
+        true,
+    ),
+    (
+        "redis-server + redis-cli",
+        "redis-server --version | cut -d' ' -f1-3",
+        r#"P redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no"#,
+        r#"P redis-cli -p "$PORT" -x set payload <"$PAYLOAD" >/dev/null && P redis-cli -p "$PORT" --raw get payload | head -c "$(stat -c %s "$PAYLOAD")" >"$GOT""#,
+        true,
+    ),
+    (
+        "iperf3",
+        "iperf3 --version | head -n 1 | cut -d' ' -f1-2",
+        r#"P iperf3 -s -1 -B 127.0.0.1 -p "$PORT""#,
+        r#"P iperf3 -c 127.0.0.1 -p "$PORT" -n 4M >/dev/null && cp "$PAYLOAD" "$GOT""#,
+        false,
+    ),
+];
+
+const DRIVER: &str = r#"
+sysctl -qw net.mptcp.enabled="$ENABLED"
+P() { env LD_PRELOAD="$LIB" "$@"; }
+export -f P
+export PORT=9100 PAYLOAD="$WORK/payload.txt" GOT="$WORK/got" WWW="$WORK/www" WORK HELPERS LIB
+mkdir -p "$WWW"
+head -c 49152 /dev/urandom | base64 -w 0 >"$PAYLOAD"
+cp "$PAYLOAD" "$WWW/data.txt"
+chmod -R a+rX "$WORK"
+fact version "$(bash -c "$VERSION" 2>/dev/null | tr '\n' ' ' | sed 's/ *$//')"
+timeout 60 bash -c "$SERVER" >"$WORK/server.out" 2>&1 &
+wait_listen "$PORT"
+timeout 60 bash -c "$CLIENT" 2>"$WORK/client.err"
+fact client_status "$?"
+fact intact "$(cmp -s "$PAYLOAD" "$GOT" && echo yes || echo no)"
+mptcp_facts
+"#;
+
+fn run(program: &Program, enabled: &str) -> Run {
+    let &(_, version, server, client, _) = program;
+    in_netns(
+        &format!("set +e\n{DRIVER}"),
+        &[
+            ("ENABLED", enabled),
+            ("VERSION", version),
+            ("SERVER", server),
+            ("CLIENT", client),
+        ],
+    )
+}
+
+#[test]
+fn real_programs_work_with_mptcp_and_without() {
+    let mut table = String::from(
+        "| program | version | MPTCP (counters, both sides) | payload intact | MPTCP off: works over TCP |\n|---|---|---|---|---|\n",
+    );
+    for program in PROGRAMS {
+        let (name, _, _, _, compares_payload) = *program;
+        let started = std::time::Instant::now();
+        let on = run(program, "1");
+        on.assert_success();
+        let off = run(program, "0");
+        off.assert_success();
+        for (label, run) in [("MPTCP on", &on), ("MPTCP off", &off)] {
+            assert_eq!(run.fact("client_status"), "0", "{name}, {label}: {run}");
+            assert_eq!(run.fact("intact"), "yes", "{name}, {label}: {run}");
+        }
+        let handshakes = on.number("syn_rx").min(on.number("synack_rx"));
+        assert!(handshakes >= 1, "{name}: no MPTCP handshake: {on}");
+        assert_eq!(
+            (off.number("syn_rx"), off.number("synack_rx")),
+            (0, 0),
+            "{name}: MPTCP with MPTCP off: {off}"
+        );
+        eprintln!("{name}: {:.1} s", started.elapsed().as_secs_f64());
+        let payload = if compares_payload {
+            "yes"
+        } else {
+            "n/a (no payload)"
+        };
+        writeln!(
+            table,
+            "| {name} | {} | yes | {payload} | yes |",
+            on.fact("version")
+        )
+        .unwrap();
+    }
+    let target = common::built().repo.join("target/compatibility.md");
+    std::fs::write(&target, &table).expect("writing target/compatibility.md");
+}
