@@ -32,6 +32,7 @@ PACKAGES=(
 	iperf3
 	redis-server
 	redis-tools
+	valgrind        # memcheck of curl under the library
 )
 
 # A Go toolchain for the Go tests (Go makes its own sockets: GODEBUG, not LD_PRELOAD, reaches it).
