@@ -32,6 +32,8 @@ PACKAGES=(
 	iperf3
 	redis-server
 	redis-tools
+	openssh-server
+	openssh-client
 	valgrind        # memcheck of curl under the library
 )
 

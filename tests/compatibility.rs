@@ -86,6 +86,20 @@ P nginx -c "$WORK/nginx.conf" -p "$WORK" -g 'daemon off;'"#,
         true,
     ),
     (
+        "OpenSSH sshd + ssh",
+        "ssh -V 2>&1 | cut -d, -f1",
+        r#"mkdir -p /run/sshd # sshd's privilege-separation directory, as its package creates at boot
+ssh-keygen -q -t ed25519 -N '' -f "$WORK/host_key"
+ssh-keygen -q -t ed25519 -N '' -f "$WORK/client_key"
+cp "$WORK/client_key.pub" "$WORK/authorized_keys"
+printf '%s\n' "Port $PORT" 'ListenAddress 127.0.0.1' "HostKey $WORK/host_key" "PidFile $WORK/sshd.pid" \
+	"AuthorizedKeysFile $WORK/authorized_keys" 'PermitRootLogin yes' 'UsePAM no' 'StrictModes no' \
+	'PasswordAuthentication no' >"$WORK/sshd_config"
+P /usr/sbin/sshd -D -e -f "$WORK/sshd_config""#,
+        r#"P ssh -i "$WORK/client_key" -p "$PORT" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR root@127.0.0.1 cat "$PAYLOAD" >"$GOT""#,
+        true,
+    ),
+    (
         "iperf3",
         "iperf3 --version | head -n 1 | cut -d' ' -f1-2",
         r#"P iperf3 -s -1 -B 127.0.0.1 -p "$PORT""#,
