@@ -94,6 +94,10 @@ W -m bogus true 2>"$WORK/e"; fact bad_mode "$?"; fact bad_mode_err "$(head -n 1 
 W -m 2>"$WORK/e"; fact no_mode "$?"
 W 2>"$WORK/e"; fact nothing "$?"
 W -- 2>"$WORK/e"; fact dashdash "$?"
+printf '#!/bin/sh\necho "spaced $1"\n' >"$WORK/my prog"
+chmod +x "$WORK/my prog"
+fact spaced "$(W "$WORK/my prog" 'an arg')"
+W 'no such program' 2>"$WORK/e"; fact spaced_missing "$?"; fact spaced_missing_err "$(cat "$WORK/e")"
 W --help >"$WORK/o"; fact help "$?"; fact help_first "$(head -n 1 "$WORK/o")"
 fact version "$(W --version)"
 fact env "$(W env -m off | tr '\n' ' ')"
@@ -110,6 +114,12 @@ fact env_systemd "$(W env --systemd | tr '\n' ' ')"
     assert_eq!(
         run.fact("missing_err"),
         "mptcpize-rs.sh: no-such-program-here: command not found"
+    );
+    assert_eq!(run.fact("spaced"), "spaced an arg", "{run}");
+    assert_eq!(run.fact("spaced_missing"), "127", "{run}");
+    assert_eq!(
+        run.fact("spaced_missing_err"),
+        "mptcpize-rs.sh: no such program: command not found"
     );
     assert_eq!(run.fact("directory"), "126", "{run}");
     assert_eq!(
