@@ -71,4 +71,18 @@ figure "outgoing socket+connect+close, listen mode / without library" "≤ 1.01"
 sysctl -qw net.mptcp.enabled=0
 figure "MPTCP switched off: TCP socket+close with library / without" "≤ 1.03" \
 	"LD_PRELOAD=$LIB $BENCH tcp $N" "$BENCH tcp $N"
+
+# Load cost: instructions to run /bin/true, counted by callgrind (deterministic), and the size of
+# the stripped library.
+instructions() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 | sed -n 's/.*Collected : //p'; }
+with=$(LD_PRELOAD=$LIB instructions /bin/true)
+without=$(instructions /bin/true)
+stripped=$(mktemp)
+strip -o "$stripped" "$LIB"
+echo
+echo "| load cost | with library | without | added | goal |"
+echo "|---|---|---|---|---|"
+echo "| instructions to exec /bin/true (callgrind) | $with | $without | $((with - without)) | ≤ 30000 added |"
+echo "| stripped libmptcpize_rs.so | $(stat -c %s "$stripped") bytes | | | |"
+rm -f "$stripped"
 INNER

@@ -24,9 +24,11 @@ cargo clippy --all-targets --quiet -- -D warnings
 step shellcheck
 shellcheck mptcpize-rs.sh scripts/*.sh tests/support.sh .ci/run
 step scripts/bench.sh --quick
-rows=$(scripts/bench.sh --quick 2>/dev/null | grep -cE '^\| .* \| [0-9]+\.[0-9]{3} \|' || true)
-if [ "$rows" != 4 ]; then
-	echo "test.sh: bench.sh --quick printed $rows of its 4 figures" >&2
+bench=$(scripts/bench.sh --quick 2>/dev/null)
+rows=$(printf '%s\n' "$bench" | grep -cE '^\| .* \| [0-9]+\.[0-9]{3} \|' || true)
+if [ "$rows" != 4 ] || ! printf '%s\n' "$bench" | grep -qE '^\| instructions .* \| [0-9]+ \| [0-9]+ \| [0-9]+ \|'; then
+	echo "test.sh: bench.sh --quick did not print its figures:" >&2
+	printf '%s\n' "$bench" >&2
 	exit 1
 fi
 step cargo deb
