@@ -7,16 +7,19 @@
 # (interquartile range / median). Root is needed for the namespace.
 #
 #   sudo scripts/bench.sh [--quick] [--rounds N] [--iterations N]
+#
+# Then the load cost (callgrind) and the throughput of one connection over two shaped veth paths
+# between two namespaces this script makes (iperf3 plain vs under the library).
 set -eu
 cd "$(dirname "$0")/.."
 
-ROUNDS=31 ITERATIONS=20000
+ROUNDS=31 ITERATIONS=20000 SECONDS_PER_RUN=5 THROUGHPUT_ROUNDS=3
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--quick) ROUNDS=3 ITERATIONS=2000 ;;
+	--quick) ROUNDS=3 ITERATIONS=2000 SECONDS_PER_RUN=2 THROUGHPUT_ROUNDS=1 ;;
 	--rounds) ROUNDS=${2:?--rounds needs N}; shift ;;
 	--iterations) ITERATIONS=${2:?--iterations needs N}; shift ;;
-	-h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -30,8 +33,8 @@ LIB=$PWD/target/release/libmptcpize_rs.so
 BENCH=$PWD/target/release/examples/callbench
 export LIB BENCH ROUNDS ITERATIONS
 
-# Everything below runs in a namespace of its own: loopback only, gone when the script ends.
-exec unshare -n bash -s <<'INNER'
+# The per-call figures run in a namespace of its own: loopback only, gone when it ends.
+unshare -n bash -s <<'INNER'
 set -eu
 ip link set lo up
 
@@ -86,3 +89,63 @@ echo "| instructions to exec /bin/true (callgrind) | $with | $without | $((with 
 echo "| stripped libmptcpize_rs.so | $(stat -c %s "$stripped") bytes | | | |"
 rm -f "$stripped"
 INNER
+
+# Multipath throughput: two namespaces joined by two veth paths, each shaped to 50 Mbit/s, the
+# client told to open a second subflow over path 2. iperf3 plain vs iperf3 under the library,
+# alternated. Addresses 10.77.x exist only inside these namespaces.
+server_ns=mptcpize-bench-server-$$ client_ns=mptcpize-bench-client-$$
+cleanup() {
+	ip netns pids "$server_ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
+	ip netns del "$server_ns" 2>/dev/null || true
+	ip netns del "$client_ns" 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+ip netns add "$server_ns"
+ip netns add "$client_ns"
+for path in 1 2; do
+	ip link add "s$path" netns "$server_ns" type veth peer name "c$path" netns "$client_ns"
+	ip -n "$server_ns" addr add "10.77.$path.1/24" dev "s$path"
+	ip -n "$client_ns" addr add "10.77.$path.2/24" dev "c$path"
+	ip -n "$server_ns" link set "s$path" up
+	ip -n "$client_ns" link set "c$path" up
+	ip netns exec "$server_ns" tc qdisc add dev "s$path" root tbf rate 50mbit burst 64kb latency 50ms
+	ip netns exec "$client_ns" tc qdisc add dev "c$path" root tbf rate 50mbit burst 64kb latency 50ms
+done
+for ns in "$server_ns" "$client_ns"; do
+	ip -n "$ns" link set lo up
+	ip -n "$ns" mptcp limits set subflow 2 add_addr_accepted 2
+done
+ip -n "$client_ns" mptcp endpoint add 10.77.2.2 dev c2 subflow
+ip netns exec "$server_ns" timeout 600 iperf3 -s -p 5201 >/dev/null 2>&1 &
+ip netns exec "$server_ns" env LD_PRELOAD="$LIB" timeout 600 iperf3 -s -p 5202 >/dev/null 2>&1 &
+sleep 1
+
+# Mbit/s received in one iperf3 run against port $1, with the library when $2 is "preload".
+mbits() {
+	local preload=()
+	[ "$2" = preload ] && preload=(env LD_PRELOAD="$LIB")
+	ip netns exec "$client_ns" "${preload[@]}" timeout 60 iperf3 -c 10.77.1.1 -p "$1" -t "$SECONDS_PER_RUN" -J |
+		python3 -c 'import json, sys; print("%.1f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))'
+}
+tx_bytes() { ip -n "$client_ns" -s link show "$1" | awk 'f { print $1; exit } /TX:/ { f = 1 }'; }
+plain=() multipath=() path1=0 path2=0
+for round in $(seq "$THROUGHPUT_ROUNDS"); do
+	printf '\rmultipath throughput: round %s/%s' "$round" "$THROUGHPUT_ROUNDS" >&2
+	plain+=("$(mbits 5201 plain)")
+	c1_before=$(tx_bytes c1) c2_before=$(tx_bytes c2)
+	multipath+=("$(mbits 5202 preload)")
+	path1=$((path1 + $(tx_bytes c1) - c1_before)) path2=$((path2 + $(tx_bytes c2) - c2_before))
+done
+printf '\r\033[K' >&2
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+plain_median=$(median "${plain[@]}")
+multipath_median=$(median "${multipath[@]}")
+joins=$(ip netns exec "$client_ns" nstat -asz MPTcpExtMPJoinSynAckRx | awk '$1 == "MPTcpExtMPJoinSynAckRx" { print $2 }')
+echo
+echo "| multipath throughput (2 paths × 50 Mbit/s, iperf3 ${SECONDS_PER_RUN} s × $THROUGHPUT_ROUNDS, medians) | with library | plain TCP | ratio | goal |"
+echo "|---|---|---|---|---|"
+printf '| Mbit/s received | %s | %s | %s | ≥ 1.93 |\n' "$multipath_median" "$plain_median" \
+	"$(awk -v a="$multipath_median" -v b="$plain_median" 'BEGIN { printf "%.3f", a / b }')"
+echo "| MP_JOIN handshakes completed by the client (all MPTCP runs) | $joins | | | ≥ 1 |"
+echo "| bytes the client sent on path 1 / path 2 during the MPTCP runs | $path1 / $path2 | | | |"
