@@ -8,15 +8,17 @@
 #
 #   sudo scripts/bench.sh [--quick] [--rounds N] [--iterations N]
 #
-# Then the load cost (callgrind) and the throughput of one connection over two shaped veth paths
-# between two namespaces this script makes (iperf3 plain vs under the library).
+# Then the load cost (callgrind), the throughput of one connection over two shaped veth paths
+# between two namespaces this script makes (iperf3 plain vs under the library), and failover: a
+# file sent over both paths while path 1 is cut at about 30 % (link down, then a silent nftables
+# blackhole), plain TCP over path 1 as the control.
 set -eu
 cd "$(dirname "$0")/.."
 
-ROUNDS=31 ITERATIONS=20000 SECONDS_PER_RUN=5 THROUGHPUT_ROUNDS=3
+ROUNDS=31 ITERATIONS=20000 SECONDS_PER_RUN=5 THROUGHPUT_ROUNDS=3 FAILOVER_MIB=100
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--quick) ROUNDS=3 ITERATIONS=2000 SECONDS_PER_RUN=2 THROUGHPUT_ROUNDS=1 ;;
+	--quick) ROUNDS=3 ITERATIONS=2000 SECONDS_PER_RUN=2 THROUGHPUT_ROUNDS=1 FAILOVER_MIB=20 ;;
 	--rounds) ROUNDS=${2:?--rounds needs N}; shift ;;
 	--iterations) ITERATIONS=${2:?--iterations needs N}; shift ;;
 	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -149,3 +151,63 @@ printf '| Mbit/s received | %s | %s | %s | ≥ 1.93 |\n' "$multipath_median" "$p
 	"$(awk -v a="$multipath_median" -v b="$plain_median" 'BEGIN { printf "%.3f", a / b }')"
 echo "| MP_JOIN handshakes completed by the client (all MPTCP runs) | $joins | | | ≥ 1 |"
 echo "| bytes the client sent on path 1 / path 2 during the MPTCP runs | $path1 / $path2 | | | |"
+
+# Failover: socat sends a random file to scripts/failover_receiver.py, both under the library;
+# path 1 (the initial subflow's) is cut about 30 % of the way through.
+payload=$(mktemp)
+trap 'cleanup; rm -f "$payload"' EXIT
+head -c "$((FAILOVER_MIB * 1024 * 1024))" /dev/urandom >"$payload"
+sent_sha=$(sha256sum "$payload" | cut -d' ' -f1)
+# Seconds to 30 % of the transfer at about 90 Mbit/s.
+cut_after=$(awk -v m="$FAILOVER_MIB" 'BEGIN { printf "%.2f", m * 8.389 / 90 * 0.3 }')
+nft_drop() { # $1 namespace, $2 interface: drop everything sent on it
+	ip netns exec "$1" nft -f - <<NFT
+table inet mptcpize_bench { chain out { type filter hook output priority 0; oifname "$2" drop; } }
+NFT
+}
+failover() { # $1: preload|plain, $2: down|blackhole; prints the receiver's line
+	local preload=() port=$((5300 + RANDOM % 500))
+	[ "$1" = preload ] && preload=(env LD_PRELOAD="$LIB")
+	ip netns exec "$server_ns" "${preload[@]}" python3 scripts/failover_receiver.py 10.77.1.1 "$port" 5 >"$payload.out" &
+	local receiver=$!
+	sleep 0.5
+	ip netns exec "$client_ns" "${preload[@]}" timeout 120 socat -u "$payload" "TCP:10.77.1.1:$port" 2>/dev/null &
+	local sender=$!
+	sleep "$cut_after"
+	if [ "$2" = down ]; then
+		ip -n "$client_ns" link set c1 down
+	else
+		nft_drop "$client_ns" c1
+		nft_drop "$server_ns" s1
+	fi
+	wait "$receiver" || true
+	kill "$sender" 2>/dev/null || true
+	wait "$sender" 2>/dev/null || true
+	if [ "$2" = down ]; then
+		ip -n "$client_ns" link set c1 up
+	else
+		ip netns exec "$client_ns" nft delete table inet mptcpize_bench
+		ip netns exec "$server_ns" nft delete table inet mptcpize_bench
+	fi
+	sleep 1
+	cat "$payload.out"
+}
+field() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+echo
+echo "| failover ($FAILOVER_MIB MiB, path 1 cut after ${cut_after} s) | completed | SHA-256 identical | longest receiver stall | goal |"
+echo "|---|---|---|---|---|"
+for run in "preload down" "preload blackhole" "plain down"; do
+	# shellcheck disable=SC2086 # two words: who, how
+	result=$(failover $run)
+	label="MPTCP (library), link down"
+	case "$run" in
+	"preload blackhole") label="MPTCP (library), silent blackhole (nftables drop, both ends)" ;;
+	"plain down") label="plain TCP over path 1, link down (control)" ;;
+	esac
+	completed="no ($(field "$result" bytes) bytes, then 5 s without data)"
+	if [ "$(field "$result" "done")" = 1 ]; then completed=yes; fi
+	identical=no
+	if [ "$(field "$result" sha256)" = "$sent_sha" ]; then identical=yes; fi
+	printf '| %s | %s | %s | %s ms | ≤ 200 ms |\n' "$label" "$completed" "$identical" "$(field "$result" longest_stall_ms)"
+done
+rm -f "$payload.out"

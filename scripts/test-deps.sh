@@ -35,6 +35,7 @@ PACKAGES=(
 	openssh-server
 	openssh-client
 	valgrind        # memcheck of curl under the library
+	nftables        # bench.sh: the silent blackhole of the failover figure
 )
 
 # A Go toolchain for the Go tests (Go makes its own sockets: GODEBUG, not LD_PRELOAD, reaches it).
