@@ -33,7 +33,13 @@ echo "bench.sh: building (cargo build --release)..." >&2
 cargo build --release --quiet --lib --example callbench
 LIB=$PWD/target/release/libmptcpize_rs.so
 BENCH=$PWD/target/release/examples/callbench
-export LIB BENCH ROUNDS ITERATIONS
+# The peer: Debian's mptcpize (mptcpd project), its preload library libmptcpwrap.
+PEER=$(dpkg -L libmptcpwrap0 2>/dev/null | grep -m 1 'libmptcpwrap\.so\.0$' || true)
+if [ -z "$PEER" ]; then
+	echo "bench.sh: Debian's mptcpize is not installed: scripts/test-deps.sh installs it" >&2
+	exit 1
+fi
+export LIB BENCH ROUNDS ITERATIONS PEER
 
 # The per-call figures run in a namespace of its own: loopback only, gone when it ends.
 unshare -n bash -s <<'INNER'
@@ -73,14 +79,23 @@ figure "TCP call rewritten to MPTCP / the program asking IPPROTO_MPTCP itself" "
 	"LD_PRELOAD=$LIB $BENCH tcp $N" "$BENCH mptcp $N"
 figure "outgoing socket+connect+close, listen mode / without library" "≤ 1.01" \
 	"LD_PRELOAD=$LIB MPTCPIZE=listen $BENCH connect $((N / 10))" "$BENCH connect $((N / 10))"
+figure "peer: mptcpize's libmptcpwrap, untouched AF_UNIX call / without" "" \
+	"LD_PRELOAD=$PEER $BENCH unix $N" "$BENCH unix $N"
+figure "peer: mptcpize's libmptcpwrap, TCP call rewritten / asking IPPROTO_MPTCP itself" "" \
+	"LD_PRELOAD=$PEER $BENCH tcp $N" "$BENCH mptcp $N"
 sysctl -qw net.mptcp.enabled=0
 figure "MPTCP switched off: TCP socket+close with library / without" "≤ 1.03" \
 	"LD_PRELOAD=$LIB $BENCH tcp $N" "$BENCH tcp $N"
+if LD_PRELOAD=$PEER $BENCH tcp 1 >/dev/null 2>&1; then peer_off="works"; else
+	peer_off="no figure: socket() fails (ENOPROTOOPT, no fallback), the program cannot run"
+fi
+echo "| peer: mptcpize's libmptcpwrap with MPTCP switched off | $peer_off | | | |"
 
 # Load cost: instructions to run /bin/true, counted by callgrind (deterministic), and the size of
 # the stripped library.
 instructions() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 | sed -n 's/.*Collected : //p'; }
 with=$(LD_PRELOAD=$LIB instructions /bin/true)
+peer=$(LD_PRELOAD=$PEER instructions /bin/true)
 without=$(instructions /bin/true)
 stripped=$(mktemp)
 strip -o "$stripped" "$LIB"
@@ -88,7 +103,8 @@ echo
 echo "| load cost | with library | without | added | goal |"
 echo "|---|---|---|---|---|"
 echo "| instructions to exec /bin/true (callgrind) | $with | $without | $((with - without)) | ≤ 30000 added |"
-echo "| stripped libmptcpize_rs.so | $(stat -c %s "$stripped") bytes | | | |"
+echo "| the same with mptcpize's libmptcpwrap (peer) | $peer | $without | $((peer - without)) | |"
+echo "| stripped libmptcpize_rs.so / libmptcpwrap.so.0 | $(stat -c %s "$stripped") / $(stat -L -c %s "$PEER") bytes | | | |"
 rm -f "$stripped"
 INNER
 

@@ -36,6 +36,7 @@ PACKAGES=(
 	openssh-client
 	valgrind        # memcheck of curl under the library
 	nftables        # bench.sh: the silent blackhole of the failover figure
+	mptcpize        # bench.sh: the peer, Debian's mptcpize (libmptcpwrap)
 )
 
 # A Go toolchain for the Go tests (Go makes its own sockets: GODEBUG, not LD_PRELOAD, reaches it).
