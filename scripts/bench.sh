@@ -29,6 +29,7 @@ done
 case "$ROUNDS$ITERATIONS" in *[!0-9]*) echo "bench.sh: counts must be numbers" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || { echo "bench.sh: needs root (a private network namespace): sudo $0" >&2; exit 1; }
 
+scripts/test-deps.sh # iperf3, socat, nftables, valgrind, mptcpize, … when missing
 echo "bench.sh: building (cargo build --release)..." >&2
 cargo build --release --quiet --lib --example callbench
 LIB=$PWD/target/release/libmptcpize_rs.so
