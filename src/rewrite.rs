@@ -49,14 +49,17 @@ fn logged_call(
     asked: c_int,
 ) -> Result<c_int, Errno> {
     let result = sys::next_socket(domain, ty, asked);
-    sys::keeping_errno(|| {
-        log!(
-            level,
-            "{} -> {note}: {}",
-            call(domain, ty, protocol),
-            outcome(result)
-        )
-    });
+    // Checked first, so a call we leave alone pays no errno save/restore when nothing is logged.
+    if log::log_enabled!(level) {
+        sys::keeping_errno(|| {
+            log!(
+                level,
+                "{} -> {note}: {}",
+                call(domain, ty, protocol),
+                outcome(result)
+            )
+        });
+    }
     result
 }
 
