@@ -7,13 +7,12 @@
 //! lookup function) so it is unit-tested as tables; [`mode`] reads the real environment once,
 //! lazily, on the first intercepted call (no code runs at load time).
 
-use crate::{logging, sys};
-use once_cell::sync::OnceCell;
+use crate::{events, logging, sys};
+use once_cell::race::OnceBox;
 use std::cell::Cell;
 use std::ffi::{CStr, OsString};
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The mode: `default`/unset, `0`/`off`, `1`/`on`, `2`/`listen`, `3`/`connect`, `force`.
 pub const MPTCPIZE: &CStr = c"MPTCPIZE";
@@ -179,22 +178,23 @@ fn invalid_value(name: &CStr, value: &[u8]) -> String {
     )
 }
 
-/// The configuration, once built.
-static CONFIG: OnceCell<Config> = OnceCell::new();
-/// Whether some thread has started building it.
-static BUILDING: AtomicBool = AtomicBool::new(false);
+/// The configuration, once built (published with one compare-and-swap: no lock).
+static CONFIG: OnceBox<Config> = OnceBox::new();
 
 thread_local! {
-    /// Whether this thread is the one building it (const-initialised: no allocation, no lock).
+    /// Whether this thread is building it (const-initialised: no allocation, no lock).
     static BUILDING_HERE: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The process's mode, read from the environment on first use; that first use also sets up
 /// logging and reports bad values, exactly once.
 ///
-/// After start-up this is one atomic load. During start-up, other threads wait for the result
-/// (so every socket gets the configured protocol), while a `socket()` re-entered on the building
-/// thread itself (from a signal handler) passes straight through as `off` instead of deadlocking.
+/// After start-up this is one atomic load. Set-up never waits for another thread: threads that
+/// arrive together each build the configuration from the same environment and the first to
+/// finish publishes it (so a child forked in the middle finds either nothing, and builds its own,
+/// or the finished configuration; it can never wait for a thread it does not have). A `socket()`
+/// re-entered on the building thread itself (from a signal handler) passes straight through as
+/// `off`.
 pub fn mode() -> Mode {
     if let Some(config) = CONFIG.get() {
         return config.mode;
@@ -202,27 +202,28 @@ pub fn mode() -> Mode {
     if BUILDING_HERE.with(Cell::get) {
         return Mode::Off;
     }
-    if BUILDING.swap(true, Ordering::AcqRel) {
-        return CONFIG.wait().mode;
-    }
     BUILDING_HERE.with(|here| here.set(true));
     // Set-up runs inside the host's first socket() call: its own failures (a log file that
-    // cannot be opened) must not show in the caller's errno. A panic (a bug of ours) must not
-    // leave the waiting threads blocked: it yields the "library absent" configuration.
-    let config = sys::keeping_errno(|| {
-        std::panic::catch_unwind(|| {
-            let config = Config::from_lookup(sys::getenv, sys::secure_execution());
-            logging::init(&config);
-            for warning in &config.warnings {
-                log::warn!("{warning}");
-            }
-            log::debug!("mode {:?} (from {:?})", config.mode, config.origin);
-            config
-        })
-        .unwrap_or_else(|_| Config::absent())
+    // cannot be opened) must not show in the caller's errno. A panic (a bug of ours) yields the
+    // "library absent" configuration.
+    let mode = sys::keeping_errno(|| {
+        let built =
+            std::panic::catch_unwind(|| Config::from_lookup(sys::getenv, sys::secure_execution()))
+                .unwrap_or_else(|_| Config::absent());
+        events::watch_forks();
+        if CONFIG.set(Box::new(built)).is_ok()
+            && let Some(config) = CONFIG.get()
+        {
+            let _ = std::panic::catch_unwind(|| {
+                logging::init(config);
+                for warning in &config.warnings {
+                    log::warn!("{warning}");
+                }
+                log::debug!("mode {:?} (from {:?})", config.mode, config.origin);
+            });
+        }
+        CONFIG.get().map_or(Mode::Off, |config| config.mode)
     });
-    let mode = config.mode;
-    let _ = CONFIG.set(config);
     BUILDING_HERE.with(|here| here.set(false));
     mode
 }

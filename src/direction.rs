@@ -4,10 +4,10 @@
 //! `socket()` cannot know which a socket will be; `listen()` can. In `listen` mode sockets are
 //! made TCP (outgoing connections pay nothing extra) and a listener is switched to MPTCP at
 //! `listen()`; in `connect` mode sockets are made MPTCP and a listener is switched back to TCP.
-//! Both switches go through [`crate::swap`], carrying the bound address and port, options and
-//! flags. `listen()` is the cold path. A switch that cannot be made leaves the socket as it is:
-//! to MPTCP, it stays a working TCP listener (for example when the program set an option MPTCP
-//! refuses); to TCP, it stays an MPTCP listener, which still accepts plain TCP clients.
+//! Both switches go through [`crate::swap`] and its rules. `listen()` is the cold path. A switch
+//! that cannot be made leaves the socket as it is: to MPTCP, it stays a working TCP listener (for
+//! example when the program set an option MPTCP refuses, or an MD5 key); to TCP, it stays an
+//! MPTCP listener, which still accepts plain TCP clients.
 
 use crate::config::{self, Mode};
 use crate::fallback::AVAILABILITY;
@@ -28,15 +28,27 @@ pub fn listen(fd: c_int, backlog: c_int) -> Result<(), Errno> {
     {
         sys::keeping_errno(|| switch(fd, protocol));
     }
-    sys::next_listen(fd, backlog)
+    let before = tracked::started(fd);
+    let result = sys::next_listen(fd, backlog);
+    if before & tracked::SWITCHING != 0 && result.is_ok() {
+        // Another thread was switching this socket: if our listen() reached the socket it then
+        // kept aside, listen again on the one now behind the number.
+        if sys::tcp_state(fd) != Ok(LISTEN) {
+            return sys::next_listen(fd, backlog);
+        }
+    }
+    result
 }
+
+/// The state of a listening socket.
+const LISTEN: u8 = 10;
 
 /// Puts a socket of `protocol` behind `fd` if it is not one already; never fails the caller.
 fn switch(fd: c_int, protocol: c_int) {
     let Ok(current) = sys::get_int_option(fd, SOL_SOCKET, libc::SO_PROTOCOL) else {
         return;
     };
-    if current == protocol || !swap::is_replaceable(fd) {
+    if current == protocol {
         return;
     }
     let name = if protocol == IPPROTO_MPTCP {
@@ -51,11 +63,11 @@ fn switch(fd: c_int, protocol: c_int) {
             return;
         }
     }
-    match swap::replace(fd, protocol) {
+    match swap::switch(fd, protocol) {
         Ok(()) => debug!("listen(fd {fd}): now {name}"),
-        Err(errno) => info!(
-            "listen(fd {fd}): could not switch to {name} ({}); listening as it is",
-            sys::errno_name(errno)
+        Err(reason) => info!(
+            "listen(fd {fd}): not switched to {name} ({}); listening as it is",
+            reason.describe()
         ),
     }
 }

@@ -2,10 +2,12 @@
 //!
 //! Each hook is a few lines: it calls safe code and turns its `Result` into `-1`/errno. A panic
 //! (a bug of ours) is caught here and degrades to the plain call, so it never crosses the C
-//! boundary.
+//! boundary. `socket`, `setsockopt` and `listen` do the work; the others only keep
+//! [`crate::tracked`] true (which numbers hold a socket we may still switch): each adds one
+//! relaxed load to the call when the number is not one of ours.
 
-use crate::{direction, rewrite, sockopt, sys};
-use libc::{c_int, c_void, socklen_t};
+use crate::{direction, events, rewrite, sockopt, sys};
+use libc::{c_int, c_uint, c_void, size_t, socklen_t, ssize_t};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// `socket(2)`, with TCP stream sockets turned into MPTCP ones where the kernel allows.
@@ -48,4 +50,121 @@ pub unsafe extern "C" fn listen(fd: c_int, backlog: c_int) -> c_int {
     let result = catch_unwind(AssertUnwindSafe(|| direction::listen(fd, backlog)))
         .unwrap_or_else(|_| sys::next_listen(fd, backlog));
     sys::to_c(result.map(|()| 0))
+}
+
+/// `connect(2)`: the socket has started and may never be switched.
+///
+/// # Safety
+/// The caller's contract of `connect(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn connect(
+    fd: c_int,
+    address: *const libc::sockaddr,
+    len: socklen_t,
+) -> c_int {
+    // SAFETY: the caller's own arguments, passed on unchanged.
+    let call = || unsafe { sys::raw_connect(fd, address, len) };
+    events::connect(fd, call)
+}
+
+/// `close(2)`: the number no longer holds our socket.
+///
+/// # Safety
+/// The caller's contract of `close(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn close(fd: c_int) -> c_int {
+    events::closed(fd);
+    // SAFETY: the caller's own argument.
+    unsafe { sys::raw_close(fd) }
+}
+
+/// `close_range(2)`: none of these numbers holds our socket any more.
+///
+/// # Safety
+/// The caller's contract of `close_range(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
+    events::closed_range(first, last, flags);
+    // SAFETY: the caller's own arguments.
+    unsafe { sys::raw_close_range(first, last, flags) }
+}
+
+/// `closefrom(3)`: none of these numbers holds our socket any more.
+///
+/// # Safety
+/// The caller's contract of `closefrom(3)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn closefrom(first: c_int) {
+    events::closed_range(first.max(0) as c_uint, c_uint::MAX, 0);
+    sys::next_closefrom(first);
+}
+
+/// `dup(2)`: the new number holds the same socket.
+///
+/// # Safety
+/// The caller's contract of `dup(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dup(old: c_int) -> c_int {
+    // SAFETY: the caller's own argument.
+    let new = unsafe { sys::raw_dup(old) };
+    events::duplicated(old, new);
+    new
+}
+
+/// `dup2(2)`: `new` now holds `old`'s socket.
+///
+/// # Safety
+/// The caller's contract of `dup2(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
+    // SAFETY: the caller's own arguments.
+    let result = unsafe { sys::raw_dup2(old, new) };
+    events::duplicated(old, result);
+    result
+}
+
+/// `dup3(2)`: `new` now holds `old`'s socket.
+///
+/// # Safety
+/// The caller's contract of `dup3(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+    // SAFETY: the caller's own arguments.
+    let result = unsafe { sys::raw_dup3(old, new, flags) };
+    events::duplicated(old, result);
+    result
+}
+
+/// `sendmsg(2)`: `MSG_FASTOPEN` starts a connection; `SCM_RIGHTS` gives sockets away.
+///
+/// # Safety
+/// The caller's contract of `sendmsg(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sendmsg(fd: c_int, message: *const libc::msghdr, flags: c_int) -> ssize_t {
+    events::sending(fd, flags);
+    // SAFETY: the caller's own arguments.
+    let sent = unsafe { sys::raw_sendmsg(fd, message, flags) };
+    if sent >= 0 {
+        // SAFETY: the kernel has just read the whole message without EFAULT.
+        unsafe { events::sent_descriptors(message) };
+    }
+    sent
+}
+
+/// `sendto(2)`: `MSG_FASTOPEN` starts a connection.
+///
+/// # Safety
+/// The caller's contract of `sendto(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sendto(
+    fd: c_int,
+    buffer: *const c_void,
+    len: size_t,
+    flags: c_int,
+    address: *const libc::sockaddr,
+    address_len: socklen_t,
+) -> ssize_t {
+    events::sending(fd, flags);
+    // SAFETY: the caller's own arguments.
+    unsafe { sys::raw_sendto(fd, buffer, len, flags, address, address_len) }
 }

@@ -15,13 +15,15 @@
 //! - [`fallback`]: errno classification and the per-family availability memory;
 //! - [`sockopt`]: the socket-option fallback (an option MPTCP refuses → TCP socket);
 //! - [`direction`]: the `listen`/`connect` modes, decided at `listen()`;
-//! - [`swap`]: replacing the socket behind a descriptor, carrying its state;
-//! - [`tracked`]: which descriptors came from a `socket()` call we may rewrite;
+//! - [`swap`]: replacing the socket behind a descriptor, only when nobody can tell;
+//! - [`tracked`]: what is known of each descriptor number (ours, started, shared, carried);
+//! - [`events`]: the descriptor events that keep [`tracked`] true (connect, close, dup, fork…);
 //! - [`logging`]: our own quiet logger (`MPTCPIZE_LOG`, `MPTCPIZE_LOG_FILE`);
 //! - [`sys`]: the remaining FFI (the next `socket` in the chain, errno, clock, environment).
 
 pub mod config;
 pub mod direction;
+pub mod events;
 pub mod fallback;
 // The exported symbols stay out of this crate's own unit-test binary.
 #[cfg(not(test))]

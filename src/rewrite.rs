@@ -18,10 +18,26 @@ use std::fmt;
 /// What our `socket()` returns: a descriptor or the errno to report.
 pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, Errno> {
     let decision = policy::decide(config::mode(), domain, ty, protocol);
-    let result = open(decision, domain, ty, protocol);
+    let mut result = open(decision, domain, ty, protocol);
+    let ours = matches!(decision, Decision::Rewrite | Decision::Defer);
     if let Ok(fd) = result {
+        if ours && !tracked::in_range(fd) && decision == Decision::Rewrite {
+            // Above every number we can track, the option fallback could never apply: such a
+            // socket stays what the program asked for.
+            drop(sys::OwnedFd(fd));
+            result = logged_call(
+                Level::Debug,
+                format_args!("descriptor too high to track, TCP"),
+                domain,
+                ty,
+                protocol,
+                protocol,
+            );
+        }
         // Later setsockopt()/listen() may replace only sockets the program asked to be TCP.
-        tracked::set(fd, matches!(decision, Decision::Rewrite | Decision::Defer));
+        if let Ok(fd) = result {
+            tracked::opened(fd, ours, domain == libc::AF_INET6);
+        }
     }
     result
 }

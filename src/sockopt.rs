@@ -1,19 +1,31 @@
-//! The socket-option fallback: an option MPTCP refuses turns the socket back into TCP.
+//! The socket-option fallback: an option MPTCP refuses turns the socket back into TCP, when that
+//! cannot be noticed.
 //!
 //! On kernel 6.18 an MPTCP socket still refuses options such as `TCP_USER_TIMEOUT`,
 //! `TCP_QUICKACK`, `TCP_SYNCNT`, `TCP_LINGER2`, `TCP_WINDOW_CLAMP`, `TCP_SAVE_SYN` (ENOPROTOOPT)
 //! and `IP_TTL`, `IP_MINTTL`, `IP_RECVERR`, `IPV6_TCLASS`, `IPV6_UNICAST_HOPS` (EOPNOTSUPP); older
 //! kernels refused more. Programs that insist on one (Traefik, Tailscale, `nc -M`) would fail
-//! under MPTCP. When such a refusal hits a socket we made MPTCP, before it is connected or
-//! listening, [`crate::swap`] puts a TCP socket behind the same descriptor and the option is
-//! retried there. After connect/listen, on a socket the program asked MPTCP for itself, or in
-//! `force` mode, the kernel's error is returned unchanged. A successful call costs nothing more.
+//! under MPTCP. When such a refusal hits a socket we made MPTCP:
+//! - an option set to the value a fresh TCP socket already has changes nothing: success, and the
+//!   socket stays MPTCP (a load balancer's `TCP_USER_TIMEOUT=0` costs its clients nothing);
+//! - otherwise [`crate::swap`] puts a TCP socket behind the same descriptor, under its rules, and
+//!   the option is retried there;
+//! - when the switch is not allowed, the caller gets the kernel's error and the process one
+//!   warning naming the option and the way out.
+//!
+//! On a socket the program asked MPTCP for itself, when TCP refuses the option too, or in `force`
+//! mode, the kernel's error is returned unchanged. A successful call on a socket that may still
+//! be switched also tells [`crate::tracked`] when the option is one a switch could not carry.
 
 use crate::config::{self, Mode};
-use crate::sys::{Errno, OwnedFd};
-use crate::{swap, sys, tracked};
+use crate::sys::{self, Errno, OwnedFd};
+use crate::{swap, tracked};
 use libc::{IPPROTO_MPTCP, IPPROTO_TCP, SOL_SOCKET, c_int, c_void, socklen_t};
-use log::{debug, info};
+use log::{info, warn};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether this process has been warned about an option it could not have (once per process).
+static WARNED: AtomicBool = AtomicBool::new(false);
 
 /// `setsockopt()`, retried on a TCP socket when MPTCP refuses the option.
 ///
@@ -29,40 +41,38 @@ pub unsafe fn setsockopt(
     let errno_before = sys::errno();
     // SAFETY: the caller's own arguments.
     let refused = match unsafe { sys::next_setsockopt(fd, level, name, value, len) } {
-        Ok(()) => return Ok(()),
+        Ok(()) => {
+            // SAFETY: the kernel has just read `len` bytes at `value`.
+            unsafe { note_success(fd, level, name, value, len) };
+            return Ok(());
+        }
         Err(errno) => errno,
     };
-    if !refused_by_mptcp(refused) || !tracked::is_rewritable(fd) {
-        return Err(refused);
-    }
-    if config::mode() == Mode::Force
+    if !refused_by_mptcp(refused)
+        || tracked::flags(fd) & tracked::OURS == 0
+        || config::mode() == Mode::Force
         || sys::get_int_option(fd, SOL_SOCKET, libc::SO_PROTOCOL) != Ok(IPPROTO_MPTCP)
     {
         return Err(refused);
     }
     // SAFETY: the caller's own arguments, tried on a throw-away TCP socket.
-    if !unsafe { tcp_accepts(fd, level, name, value, len) } {
-        return Err(refused); // TCP refuses it too (IPV6_V6ONLY on AF_INET, …): not MPTCP's doing
+    match unsafe { tcp_takes(fd, level, name, value, len) } {
+        TcpTakes::No => return Err(refused), // TCP refuses it too: not MPTCP's doing
+        TcpTakes::AsDefault => {
+            sys::keeping_errno(|| {
+                info!(
+                    "setsockopt(fd {fd}, {}) refused by MPTCP, but the value is TCP's default: \
+                     stays MPTCP",
+                    swap::option_name(level, name)
+                )
+            });
+            sys::set_errno(errno_before);
+            return Ok(());
+        }
+        TcpTakes::Yes => {}
     }
-    if !swap::is_replaceable(fd) {
-        sys::keeping_errno(|| {
-            debug!(
-                "setsockopt(fd {fd}, {}) refused by MPTCP ({}) after connect/listen: kept",
-                option_name(level, name),
-                sys::errno_name(refused)
-            )
-        });
-        return Err(refused);
-    }
-    if let Err(errno) = swap::replace(fd, IPPROTO_TCP) {
-        sys::keeping_errno(|| {
-            info!(
-                "setsockopt(fd {fd}, {}) refused by MPTCP ({}); could not switch to TCP ({})",
-                option_name(level, name),
-                sys::errno_name(refused),
-                sys::errno_name(errno)
-            )
-        });
+    if let Err(reason) = swap::switch(fd, IPPROTO_TCP) {
+        sys::keeping_errno(|| warn_once(fd, level, name, refused, reason));
         return Err(refused);
     }
     sys::set_errno(errno_before);
@@ -71,7 +81,7 @@ pub unsafe fn setsockopt(
     sys::keeping_errno(|| {
         info!(
             "setsockopt(fd {fd}, {}) refused by MPTCP ({}): fd {fd} is now TCP, option {}",
-            option_name(level, name),
+            swap::option_name(level, name),
             sys::errno_name(refused),
             if retried.is_ok() {
                 "set"
@@ -80,32 +90,120 @@ pub unsafe fn setsockopt(
             }
         )
     });
+    if retried.is_ok() {
+        // SAFETY: as above.
+        unsafe { note_success(fd, level, name, value, len) };
+    }
     retried
 }
 
-/// Whether a fresh TCP socket like `fd` accepts the option.
+/// After a successful `setsockopt()`: if the socket may still be switched and a switch could not
+/// carry this option (not on the list for its family, not readable back, or an integer set
+/// non-zero that reads back zero or the other way round, as MPTCP does for `SO_DONTROUTE`, which
+/// it applies to its subflows only), rule switches out.
+///
+/// # Safety
+/// The kernel has just read `len` bytes at `value` successfully.
+unsafe fn note_success(fd: c_int, level: c_int, name: c_int, value: *const c_void, len: socklen_t) {
+    let flags = tracked::flags(fd);
+    if !tracked::rewritable(flags) {
+        return;
+    }
+    if let Some(bit) = swap::remembered_bit(level, name)
+        && len as usize == size_of::<c_int>()
+    {
+        // SAFETY: the caller says `len` (an int's size) bytes at `value` are readable.
+        let on = unsafe { value.cast::<c_int>().read_unaligned() } != 0;
+        tracked::remember(fd, bit, on);
+        return;
+    }
+    let inet6 = flags & tracked::INET6 != 0;
+    let mut read = [0u8; 64];
+    let read_len = sys::keeping_errno(|| sys::get_option(fd, level, name, &mut read));
+    let carried = match (swap::carried(inet6, level, name), read_len) {
+        (Some(_), Ok(read_len))
+            if len as usize == size_of::<c_int>() && read_len == len as usize =>
+        {
+            // SAFETY: the caller says `len` (an int's size) bytes at `value` are readable.
+            let given = unsafe { value.cast::<c_int>().read_unaligned() };
+            let taken = c_int::from_ne_bytes([read[0], read[1], read[2], read[3]]);
+            (given == 0) == (taken == 0)
+        }
+        (Some(_), Ok(_)) => true,
+        _ => false,
+    };
+    if !carried {
+        tracked::uncarried(fd);
+    }
+}
+
+/// What a fresh TCP socket like `fd` makes of the option.
+enum TcpTakes {
+    /// It refuses it too.
+    No,
+    /// It takes it, and the value is the one it already had.
+    AsDefault,
+    /// It takes it.
+    Yes,
+}
+
+/// Tries the option on a throw-away TCP socket like `fd`, after reading that socket's default.
 ///
 /// # Safety
 /// As for [`setsockopt`].
-unsafe fn tcp_accepts(
+unsafe fn tcp_takes(
     fd: c_int,
     level: c_int,
     name: c_int,
     value: *const c_void,
     len: socklen_t,
-) -> bool {
+) -> TcpTakes {
     let (Ok(domain), Ok(ty)) = (
         sys::get_int_option(fd, SOL_SOCKET, libc::SO_DOMAIN),
         sys::get_int_option(fd, SOL_SOCKET, libc::SO_TYPE),
     ) else {
-        return false;
+        return TcpTakes::No;
     };
     let Ok(probe) = sys::next_socket(domain, ty | libc::SOCK_CLOEXEC, IPPROTO_TCP) else {
-        return false;
+        return TcpTakes::No;
     };
     let probe = OwnedFd(probe);
-    // SAFETY: the caller's own value and length.
-    unsafe { sys::next_setsockopt(probe.0, level, name, value, len) }.is_ok()
+    let mut default = [0u8; 64];
+    let default_len = sys::get_option(probe.0, level, name, &mut default);
+    // SAFETY: the caller's own value and length. The kernel reads them here first, so the bytes
+    // are known to be readable before we compare them below.
+    if unsafe { sys::next_setsockopt(probe.0, level, name, value, len) }.is_err() {
+        return TcpTakes::No;
+    }
+    let len = len as usize;
+    match default_len {
+        Ok(default_len) if default_len == len && len <= default.len() => {
+            // SAFETY: the kernel just read `len` bytes at `value` without EFAULT.
+            let given = unsafe { std::slice::from_raw_parts(value.cast::<u8>(), len) };
+            if given == &default[..len] {
+                TcpTakes::AsDefault
+            } else {
+                TcpTakes::Yes
+            }
+        }
+        _ => TcpTakes::Yes,
+    }
+}
+
+/// One warning per process: the option, why the socket could not become TCP, and the way out.
+fn warn_once(fd: c_int, level: c_int, name: c_int, refused: Errno, reason: swap::Refusal) {
+    let option = swap::option_name(level, name);
+    let errno = sys::errno_name(refused);
+    let why = reason.describe();
+    if WARNED.swap(true, Ordering::Relaxed) {
+        info!("setsockopt(fd {fd}, {option}) refused by MPTCP ({errno}); not switched: {why}");
+        return;
+    }
+    warn!(
+        "setsockopt(fd {fd}, {option}) refused by MPTCP ({errno}) and the socket cannot become TCP \
+         unnoticed ({why}): the program gets the kernel's error. To keep it on TCP run it with \
+         -m off (MPTCPIZE=off), or with -m listen for MPTCP on its listeners only"
+    );
 }
 
 /// The errnos with which MPTCP refuses an option TCP would take.
@@ -113,30 +211,15 @@ fn refused_by_mptcp(errno: Errno) -> bool {
     errno == libc::ENOPROTOOPT || errno == libc::EOPNOTSUPP
 }
 
-/// `TCP_USER_TIMEOUT` and the like, for log lines.
-pub fn option_name(level: c_int, name: c_int) -> String {
-    let known = match (level, name) {
-        (IPPROTO_TCP, libc::TCP_USER_TIMEOUT) => "TCP_USER_TIMEOUT",
-        (IPPROTO_TCP, libc::TCP_QUICKACK) => "TCP_QUICKACK",
-        (IPPROTO_TCP, libc::TCP_SYNCNT) => "TCP_SYNCNT",
-        (IPPROTO_TCP, libc::TCP_LINGER2) => "TCP_LINGER2",
-        (IPPROTO_TCP, libc::TCP_WINDOW_CLAMP) => "TCP_WINDOW_CLAMP",
-        (IPPROTO_TCP, libc::TCP_SAVE_SYN) => "TCP_SAVE_SYN",
-        (IPPROTO_TCP, libc::TCP_MD5SIG) => "TCP_MD5SIG",
-        (libc::IPPROTO_IP, libc::IP_TTL) => "IP_TTL",
-        (libc::IPPROTO_IP, libc::IP_MINTTL) => "IP_MINTTL",
-        (libc::IPPROTO_IP, libc::IP_RECVERR) => "IP_RECVERR",
-        (libc::IPPROTO_IPV6, libc::IPV6_TCLASS) => "IPV6_TCLASS",
-        (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) => "IPV6_UNICAST_HOPS",
-        (libc::IPPROTO_IPV6, libc::IPV6_RECVERR) => "IPV6_RECVERR",
-        (SOL_SOCKET, libc::SO_ZEROCOPY) => "SO_ZEROCOPY",
-        (SOL_SOCKET, libc::SO_OOBINLINE) => "SO_OOBINLINE",
-        (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) => "IPV6_V6ONLY",
-        _ => "",
-    };
-    if known.is_empty() {
-        format!("level {level} option {name}")
-    } else {
-        known.to_string()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_protocol_refusals_count() {
+        assert!(refused_by_mptcp(libc::ENOPROTOOPT));
+        assert!(refused_by_mptcp(libc::EOPNOTSUPP));
+        assert!(!refused_by_mptcp(libc::EINVAL));
+        assert!(!refused_by_mptcp(libc::EPERM));
     }
 }

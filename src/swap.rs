@@ -1,29 +1,92 @@
-//! Replace the socket behind a descriptor with one of the other protocol (MPTCP ↔ TCP), carrying
-//! what the program set up, so that the program never notices.
+//! Replace the socket behind a descriptor with one of the other protocol (MPTCP ↔ TCP), only when
+//! the program cannot tell.
 //!
 //! Used by the socket-option fallback ([`crate::sockopt`]) and the direction modes
-//! ([`crate::direction`]); only for an unconnected, non-listening stream socket (`TCP_CLOSE`).
+//! ([`crate::direction`]). A switch puts a new open file description behind the program's
+//! numbers (`dup3()`), so everything that lives on the old description would silently be gone.
+//! **The rule: a switch happens only when it is invisible.** Each item below is checked, in this
+//! order, by the code of [`switch`]; if any fails there is no switch, the descriptor is untouched
+//! and the caller gets the kernel's own answer (the reason is returned for one warning):
 //!
-//! What is carried: file status flags (`O_NONBLOCK`…), `FD_CLOEXEC`, every option of [`CARRIED`]
-//! whose value differs from a fresh socket's default, and the bound address (port included, so a
-//! port the program read with `getsockname()` stays true). Options are read back from the kernel,
-//! not recorded as the program sets them: no per-fd table, nothing on the hot path.
+//! 1. **Ours, unchanged.** The number came from a `socket()` call we rewrote and still holds that
+//!    socket ([`crate::tracked`]: cleared when a number is closed or reused, every number a
+//!    process can have), and no switch of it is under way.
+//! 2. **Never started.** It never began to connect or listen (a state the hooks record, not
+//!    `TCP_CLOSE` alone, which also means "connection over"), and the kernel agrees (`TCP_CLOSE`).
+//! 3. **Every reference known.** Every number of this socket in the process is found
+//!    (`/proc/self/fd`) and switched with it; each must itself be known to us. If a reference may
+//!    exist elsewhere (it was inherited by a fork, sent with `SCM_RIGHTS`, or is inheritable while
+//!    this process has children), or the process has an io_uring (whose registered files we
+//!    cannot see), no switch.
+//! 4. **Everything carried.** Readable options of socket(7), tcp(7), and ip(7) or ipv6(7) by the
+//!    socket's family ([`CARRIED`]), each read back from the new socket to prove it took; owner
+//!    and signal (`F_GETOWN_EX`, `F_GETSIG`); file status flags and each number's `FD_CLOEXEC`;
+//!    the bound address and port; this process's epoll registrations with their events and data
+//!    (`/proc/self/fdinfo`), re-added on the new socket. Options that cannot be read back
+//!    (`TCP_MD5SIG`, TCP-AO, attached filters, anything not on our list) are seen by our own
+//!    `setsockopt()` hook, which then rules the switch out ([`crate::tracked::UNCARRIED`]).
+//! 5. **No race.** The old socket is kept until the switch is verified: if another thread started
+//!    a connect or listen on it meanwhile, the switch is undone (or kept, when that thread's call
+//!    reached the new socket).
 //!
-//! Error story: any step that fails (the new socket cannot be made, an option the program changed
-//! cannot be read or set on the new socket, the address cannot be bound) closes what we made and
-//! returns the errno; the program's descriptor still holds its original socket, untouched. The
-//! last step, `dup3()`, atomically swaps the descriptor: there is never a closed or half-made fd.
-//! Incomplete list: an option outside [`CARRIED`] that the program changed is lost; the list
-//! covers the options of socket(7), tcp(7), ip(7) and ipv6(7) that apply before connecting.
-//! Threads: another thread using the descriptor during a swap sees the old socket until `dup3()`
-//! and the new one after; an option it sets on the old socket in between is lost, as with any
-//! `dup2()` race. Fork: the swap touches only this process's descriptor table.
+//! Cold path only: it runs when MPTCP refuses an option or at `listen()` in a direction mode.
 
 use crate::sys::{self, Errno, OwnedFd};
+use crate::tracked::{self, INET6, OURS, PINNED, SWITCHING, UNCARRIED};
 use libc::c_int;
+use std::ffi::CStr;
 
-/// The state a socket must be in to be replaced: neither connected, connecting nor listening.
+/// The state of a socket that never connected, or whose connection is over.
 const TCP_CLOSE: u8 = 7;
+
+/// Why a socket was not switched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not a socket from a `socket()` call we rewrote (the program's own MPTCP socket, say).
+    NotOurs,
+    /// It started to connect or listen.
+    Started,
+    /// Another thread is switching it.
+    Busy,
+    /// An option was set on it that cannot be carried.
+    Uncarried,
+    /// Another process may hold it (fork, `SCM_RIGHTS`, inherited by a child), or another number
+    /// of it is not known to us.
+    Shared,
+    /// The process has an io_uring, whose registered files we cannot see.
+    IoUring,
+    /// An epoll registration of it could not be found or moved.
+    Epoll,
+    /// An option could not be carried to the new socket.
+    Option(&'static str),
+    /// A step failed with this errno.
+    Kernel(Errno),
+}
+
+impl Refusal {
+    /// A few words for the warning line.
+    pub fn describe(self) -> String {
+        match self {
+            Refusal::NotOurs => "it is not a socket we made MPTCP".into(),
+            Refusal::Started => {
+                "it has connected or listened, or another process may hold it".into()
+            }
+            Refusal::Busy => "another thread is switching it".into(),
+            Refusal::Uncarried => "an option set on it cannot be carried".into(),
+            Refusal::Shared => "another descriptor or process may hold it".into(),
+            Refusal::IoUring => "the process uses io_uring".into(),
+            Refusal::Epoll => "its epoll registration cannot be moved".into(),
+            Refusal::Option(name) => format!("{name} cannot be carried"),
+            Refusal::Kernel(errno) => format!("a step failed ({})", sys::errno_name(errno)),
+        }
+    }
+}
+
+impl From<Errno> for Refusal {
+    fn from(errno: Errno) -> Self {
+        Refusal::Kernel(errno)
+    }
+}
 
 /// How an option's value reads back.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -34,88 +97,270 @@ enum Value {
     Doubled,
 }
 
-/// An option to carry: level, name, how its value reads back.
-struct Carried(c_int, c_int, Value);
-
-/// `SO_BINDTOIFINDEX`, from asm-generic/socket.h (Linux ≥ 5.0; not in `libc`).
-const SO_BINDTOIFINDEX: c_int = 62;
-/// `IP_LOCAL_PORT_RANGE`, from linux/in.h (Linux ≥ 6.3; not in `libc`).
-const IP_LOCAL_PORT_RANGE: c_int = 51;
+/// An option to carry: level, name, its name for messages, how its value reads back.
+pub struct Carried(c_int, c_int, &'static str, Value);
 
 use Value::{Doubled, Plain};
 use libc::{IPPROTO_IP, IPPROTO_IPV6, IPPROTO_TCP, SOL_SOCKET};
 
-/// The options carried across a swap, in the order they are applied (IPV6_V6ONLY and the
-/// reuse/bind options before the address is bound). Options a socket cannot read are skipped:
-/// the kernel refuses to read what it also refuses to set, except on the other protocol, where
-/// the value then stays at its default.
-const CARRIED: &[Carried] = &[
-    Carried(IPPROTO_IPV6, libc::IPV6_V6ONLY, Plain),
-    Carried(SOL_SOCKET, libc::SO_REUSEADDR, Plain),
-    Carried(SOL_SOCKET, libc::SO_REUSEPORT, Plain),
-    Carried(SOL_SOCKET, SO_BINDTOIFINDEX, Plain),
-    Carried(SOL_SOCKET, libc::SO_MARK, Plain),
-    Carried(IPPROTO_IP, libc::IP_FREEBIND, Plain),
-    Carried(IPPROTO_IP, libc::IP_TRANSPARENT, Plain),
-    Carried(IPPROTO_IP, libc::IP_BIND_ADDRESS_NO_PORT, Plain),
-    Carried(IPPROTO_IP, IP_LOCAL_PORT_RANGE, Plain),
-    Carried(IPPROTO_IPV6, libc::IPV6_FREEBIND, Plain),
-    Carried(IPPROTO_IPV6, libc::IPV6_TRANSPARENT, Plain),
-    Carried(SOL_SOCKET, libc::SO_KEEPALIVE, Plain),
-    Carried(SOL_SOCKET, libc::SO_RCVBUF, Doubled),
-    Carried(SOL_SOCKET, libc::SO_SNDBUF, Doubled),
-    Carried(SOL_SOCKET, libc::SO_PRIORITY, Plain),
-    Carried(SOL_SOCKET, libc::SO_LINGER, Plain),
-    Carried(SOL_SOCKET, libc::SO_RCVLOWAT, Plain),
-    Carried(SOL_SOCKET, libc::SO_RCVTIMEO, Plain),
-    Carried(SOL_SOCKET, libc::SO_SNDTIMEO, Plain),
-    Carried(SOL_SOCKET, libc::SO_OOBINLINE, Plain),
-    Carried(SOL_SOCKET, libc::SO_ZEROCOPY, Plain),
-    Carried(IPPROTO_IP, libc::IP_TOS, Plain),
-    Carried(IPPROTO_IP, libc::IP_TTL, Plain),
-    Carried(IPPROTO_IP, libc::IP_MINTTL, Plain),
-    Carried(IPPROTO_IP, libc::IP_RECVERR, Plain),
-    Carried(IPPROTO_IPV6, libc::IPV6_TCLASS, Plain),
-    Carried(IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS, Plain),
-    Carried(IPPROTO_IPV6, libc::IPV6_RECVERR, Plain),
-    Carried(IPPROTO_TCP, libc::TCP_NODELAY, Plain),
-    Carried(IPPROTO_TCP, libc::TCP_CORK, Plain),
-    Carried(IPPROTO_TCP, libc::TCP_MAXSEG, Plain),
-    Carried(IPPROTO_TCP, libc::TCP_KEEPIDLE, Plain),
-    Carried(IPPROTO_TCP, libc::TCP_KEEPINTVL, Plain),
-    Carried(IPPROTO_TCP, libc::TCP_KEEPCNT, Plain),
-    Carried(IPPROTO_TCP, libc::TCP_SYNCNT, Plain),
-    Carried(IPPROTO_TCP, libc::TCP_LINGER2, Plain),
-    Carried(IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, Plain),
-    Carried(IPPROTO_TCP, libc::TCP_WINDOW_CLAMP, Plain),
-    Carried(IPPROTO_TCP, libc::TCP_QUICKACK, Plain),
-    Carried(IPPROTO_TCP, libc::TCP_CONGESTION, Plain),
-    Carried(IPPROTO_TCP, libc::TCP_USER_TIMEOUT, Plain),
-    Carried(IPPROTO_TCP, libc::TCP_FASTOPEN, Plain),
-    Carried(IPPROTO_TCP, libc::TCP_FASTOPEN_CONNECT, Plain),
-    Carried(IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT, Plain),
-    Carried(IPPROTO_TCP, libc::TCP_SAVE_SYN, Plain),
+/// The options carried across a switch, in the order they are applied (`IPV6_V6ONLY`, device and
+/// reuse options before the address is bound). Numbers are Linux's (asm-generic, in.h, in6.h,
+/// tcp.h), named for messages. Options a socket cannot read are skipped: the kernel refuses to
+/// read what it also refuses to set, and an option the program did set but we cannot read back
+/// was marked by our `setsockopt()` hook, which rules the switch out.
+pub const CARRIED: &[Carried] = &[
+    Carried(IPPROTO_IPV6, 26, "IPV6_V6ONLY", Plain),
+    Carried(SOL_SOCKET, 25, "SO_BINDTODEVICE", Plain),
+    Carried(SOL_SOCKET, 62, "SO_BINDTOIFINDEX", Plain),
+    Carried(SOL_SOCKET, 2, "SO_REUSEADDR", Plain),
+    Carried(SOL_SOCKET, 15, "SO_REUSEPORT", Plain),
+    Carried(SOL_SOCKET, 36, "SO_MARK", Plain),
+    Carried(IPPROTO_IP, 15, "IP_FREEBIND", Plain),
+    Carried(IPPROTO_IP, 19, "IP_TRANSPARENT", Plain),
+    Carried(IPPROTO_IP, 24, "IP_BIND_ADDRESS_NO_PORT", Plain),
+    Carried(IPPROTO_IP, 51, "IP_LOCAL_PORT_RANGE", Plain),
+    Carried(IPPROTO_IPV6, 78, "IPV6_FREEBIND", Plain),
+    Carried(IPPROTO_IPV6, 75, "IPV6_TRANSPARENT", Plain),
+    Carried(IPPROTO_IPV6, 72, "IPV6_ADDR_PREFERENCES", Plain),
+    Carried(SOL_SOCKET, 1, "SO_DEBUG", Plain),
+    Carried(SOL_SOCKET, 9, "SO_KEEPALIVE", Plain),
+    Carried(SOL_SOCKET, 10, "SO_OOBINLINE", Plain),
+    Carried(SOL_SOCKET, 12, "SO_PRIORITY", Plain),
+    Carried(SOL_SOCKET, 13, "SO_LINGER", Plain),
+    Carried(SOL_SOCKET, 16, "SO_PASSCRED", Plain),
+    Carried(SOL_SOCKET, 8, "SO_RCVBUF", Doubled),
+    Carried(SOL_SOCKET, 7, "SO_SNDBUF", Doubled),
+    Carried(SOL_SOCKET, 72, "SO_BUF_LOCK", Plain),
+    Carried(SOL_SOCKET, 18, "SO_RCVLOWAT", Plain),
+    Carried(SOL_SOCKET, 20, "SO_RCVTIMEO", Plain),
+    Carried(SOL_SOCKET, 21, "SO_SNDTIMEO", Plain),
+    Carried(SOL_SOCKET, 29, "SO_TIMESTAMP", Plain),
+    Carried(SOL_SOCKET, 35, "SO_TIMESTAMPNS", Plain),
+    Carried(SOL_SOCKET, 37, "SO_TIMESTAMPING", Plain),
+    Carried(SOL_SOCKET, 63, "SO_TIMESTAMP_NEW", Plain),
+    Carried(SOL_SOCKET, 64, "SO_TIMESTAMPNS_NEW", Plain),
+    Carried(SOL_SOCKET, 65, "SO_TIMESTAMPING_NEW", Plain),
+    Carried(SOL_SOCKET, 34, "SO_PASSSEC", Plain),
+    Carried(SOL_SOCKET, 46, "SO_BUSY_POLL", Plain),
+    Carried(SOL_SOCKET, 47, "SO_MAX_PACING_RATE", Plain),
+    Carried(SOL_SOCKET, 49, "SO_INCOMING_CPU", Plain),
+    Carried(SOL_SOCKET, 60, "SO_ZEROCOPY", Plain),
+    Carried(SOL_SOCKET, 61, "SO_TXTIME", Plain),
+    Carried(SOL_SOCKET, 69, "SO_PREFER_BUSY_POLL", Plain),
+    Carried(SOL_SOCKET, 70, "SO_BUSY_POLL_BUDGET", Plain),
+    Carried(SOL_SOCKET, 73, "SO_RESERVE_MEM", Plain),
+    Carried(SOL_SOCKET, 74, "SO_TXREHASH", Plain),
+    Carried(SOL_SOCKET, 75, "SO_RCVMARK", Plain),
+    Carried(IPPROTO_IP, 1, "IP_TOS", Plain),
+    Carried(IPPROTO_IP, 2, "IP_TTL", Plain),
+    Carried(IPPROTO_IP, 4, "IP_OPTIONS", Plain),
+    Carried(IPPROTO_IP, 6, "IP_RECVOPTS", Plain),
+    Carried(IPPROTO_IP, 7, "IP_RETOPTS", Plain),
+    Carried(IPPROTO_IP, 8, "IP_PKTINFO", Plain),
+    Carried(IPPROTO_IP, 10, "IP_MTU_DISCOVER", Plain),
+    Carried(IPPROTO_IP, 11, "IP_RECVERR", Plain),
+    Carried(IPPROTO_IP, 12, "IP_RECVTTL", Plain),
+    Carried(IPPROTO_IP, 13, "IP_RECVTOS", Plain),
+    Carried(IPPROTO_IP, 18, "IP_PASSSEC", Plain),
+    Carried(IPPROTO_IP, 20, "IP_RECVORIGDSTADDR", Plain),
+    Carried(IPPROTO_IP, 21, "IP_MINTTL", Plain),
+    Carried(IPPROTO_IP, 22, "IP_NODEFRAG", Plain),
+    Carried(IPPROTO_IP, 25, "IP_RECVFRAGSIZE", Plain),
+    Carried(IPPROTO_IP, 26, "IP_RECVERR_RFC4884", Plain),
+    Carried(IPPROTO_IPV6, 11, "IPV6_FLOWINFO", Plain),
+    Carried(IPPROTO_IPV6, 16, "IPV6_UNICAST_HOPS", Plain),
+    Carried(IPPROTO_IPV6, 23, "IPV6_MTU_DISCOVER", Plain),
+    Carried(IPPROTO_IPV6, 25, "IPV6_RECVERR", Plain),
+    Carried(IPPROTO_IPV6, 31, "IPV6_RECVERR_RFC4884", Plain),
+    Carried(IPPROTO_IPV6, 33, "IPV6_FLOWINFO_SEND", Plain),
+    Carried(IPPROTO_IPV6, 49, "IPV6_RECVPKTINFO", Plain),
+    Carried(IPPROTO_IPV6, 51, "IPV6_RECVHOPLIMIT", Plain),
+    Carried(IPPROTO_IPV6, 62, "IPV6_DONTFRAG", Plain),
+    Carried(IPPROTO_IPV6, 66, "IPV6_RECVTCLASS", Plain),
+    Carried(IPPROTO_IPV6, 67, "IPV6_TCLASS", Plain),
+    Carried(IPPROTO_IPV6, 70, "IPV6_AUTOFLOWLABEL", Plain),
+    Carried(IPPROTO_IPV6, 73, "IPV6_MINHOPCOUNT", Plain),
+    Carried(IPPROTO_IPV6, 74, "IPV6_RECVORIGDSTADDR", Plain),
+    Carried(IPPROTO_IPV6, 77, "IPV6_RECVFRAGSIZE", Plain),
+    Carried(IPPROTO_TCP, 1, "TCP_NODELAY", Plain),
+    Carried(IPPROTO_TCP, 2, "TCP_MAXSEG", Plain),
+    Carried(IPPROTO_TCP, 3, "TCP_CORK", Plain),
+    Carried(IPPROTO_TCP, 4, "TCP_KEEPIDLE", Plain),
+    Carried(IPPROTO_TCP, 5, "TCP_KEEPINTVL", Plain),
+    Carried(IPPROTO_TCP, 6, "TCP_KEEPCNT", Plain),
+    Carried(IPPROTO_TCP, 7, "TCP_SYNCNT", Plain),
+    Carried(IPPROTO_TCP, 8, "TCP_LINGER2", Plain),
+    Carried(IPPROTO_TCP, 9, "TCP_DEFER_ACCEPT", Plain),
+    Carried(IPPROTO_TCP, 10, "TCP_WINDOW_CLAMP", Plain),
+    Carried(IPPROTO_TCP, 12, "TCP_QUICKACK", Plain),
+    Carried(IPPROTO_TCP, 13, "TCP_CONGESTION", Plain),
+    Carried(IPPROTO_TCP, 16, "TCP_THIN_LINEAR_TIMEOUTS", Plain),
+    Carried(IPPROTO_TCP, 17, "TCP_THIN_DUPACK", Plain),
+    Carried(IPPROTO_TCP, 18, "TCP_USER_TIMEOUT", Plain),
+    Carried(IPPROTO_TCP, 23, "TCP_FASTOPEN", Plain),
+    Carried(IPPROTO_TCP, 25, "TCP_NOTSENT_LOWAT", Plain),
+    Carried(IPPROTO_TCP, 27, "TCP_SAVE_SYN", Plain),
+    Carried(IPPROTO_TCP, 30, "TCP_FASTOPEN_CONNECT", Plain),
+    Carried(IPPROTO_TCP, 34, "TCP_FASTOPEN_NO_COOKIE", Plain),
+    Carried(IPPROTO_TCP, 36, "TCP_INQ", Plain),
+    Carried(IPPROTO_TCP, 37, "TCP_TX_DELAY", Plain),
 ];
 
-/// The largest option value carried (`TCP_CONGESTION` is 16 bytes, `SO_LINGER` 8, timeouts 16).
-const VALUE_BYTES: usize = 64;
+/// Boolean options MPTCP takes (applying them to its subflows) but reads back as 0 (kernel 6.18):
+/// our `setsockopt()` hook remembers them per descriptor ([`tracked::remember`]) and the switch
+/// sets them from that memory instead of reading them.
+pub const REMEMBERED: &[(c_int, &str)] = &[
+    (5, "SO_DONTROUTE"),
+    (6, "SO_BROADCAST"),
+    (11, "SO_NO_CHECK"),
+    (40, "SO_RXQ_OVFL"),
+    (41, "SO_WIFI_STATUS"),
+    (43, "SO_NOFCS"),
+    (45, "SO_SELECT_ERR_QUEUE"),
+];
 
-/// Whether `fd` is a stream socket that may be replaced: not connected, connecting or listening.
-pub fn is_replaceable(fd: c_int) -> bool {
-    // struct tcp_info starts with the u8 tcpi_state; MPTCP sockets report their own state there.
-    let mut info = [0u8; 8];
-    matches!(sys::get_option(fd, IPPROTO_TCP, libc::TCP_INFO, &mut info), Ok(n) if n >= 1)
-        && info[0] == TCP_CLOSE
+/// The bit that remembers option `(level, name)`, if it is one of [`REMEMBERED`].
+pub fn remembered_bit(level: c_int, name: c_int) -> Option<u16> {
+    if level != SOL_SOCKET {
+        return None;
+    }
+    let index = REMEMBERED.iter().position(|&(number, _)| number == name)?;
+    Some(1 << (tracked::REMEMBERED_SHIFT + index as u32))
 }
 
-/// Puts a socket of `protocol` behind `fd`, carrying the program's set-up; on failure `fd` is
-/// untouched and the errno says why.
-pub fn replace(fd: c_int, protocol: c_int) -> Result<(), Errno> {
+/// Whether a level exists for a socket of this family: `IPPROTO_IP` options for `AF_INET` only,
+/// `IPPROTO_IPV6` options for `AF_INET6` only (an IPv4 socket answers some `IPV6_*` reads, which
+/// an IPv4 TCP socket would then refuse to take).
+fn level_applies(inet6: bool, level: c_int) -> bool {
+    match level {
+        IPPROTO_IP => !inet6,
+        IPPROTO_IPV6 => inet6,
+        _ => true,
+    }
+}
+
+/// The carried option `(level, name)` for a socket of this family, if any.
+pub fn carried(inet6: bool, level: c_int, name: c_int) -> Option<&'static Carried> {
+    CARRIED
+        .iter()
+        .find(|option| option.0 == level && option.1 == name)
+        .filter(|_| level_applies(inet6, level))
+}
+
+/// The name of an option for messages: `TCP_USER_TIMEOUT`, or `level 6 option 99`.
+pub fn option_name(level: c_int, name: c_int) -> String {
+    if let Some(index) = remembered_bit(level, name).map(|bit| bit.trailing_zeros()) {
+        return REMEMBERED[(index - tracked::REMEMBERED_SHIFT) as usize]
+            .1
+            .to_string();
+    }
+    match CARRIED.iter().find(|o| o.0 == level && o.1 == name) {
+        Some(option) => option.2.to_string(),
+        None if (level, name) == (IPPROTO_TCP, libc::TCP_MD5SIG) => "TCP_MD5SIG".to_string(),
+        None => format!("level {level} option {name}"),
+    }
+}
+
+/// The largest option value carried (`TCP_CONGESTION` and `SO_BINDTODEVICE` are 16 bytes,
+/// `IP_OPTIONS` 40).
+const VALUE_BYTES: usize = 64;
+/// The most numbers one socket may have, epoll instances a process may have, and registrations
+/// of one socket we move; beyond that, no switch.
+const MAX_NUMBERS: usize = 16;
+const MAX_EPOLLS: usize = 64;
+const MAX_REGISTRATIONS: usize = 32;
+
+/// Puts a socket of `protocol` behind `fd` (and every other number of the same socket) when the
+/// program cannot tell; otherwise `fd` is untouched and the reason is returned.
+pub fn switch(fd: c_int, protocol: c_int) -> Result<(), Refusal> {
+    // Rule 1 (and 5: one switch at a time).
+    if !tracked::begin_switch(fd) {
+        return Err(refusal_from_flags(tracked::flags(fd)));
+    }
+    let _switching = Switching(fd);
+    let inet6 = tracked::flags(fd) & INET6 != 0;
     let domain = sys::get_int_option(fd, SOL_SOCKET, libc::SO_DOMAIN)?;
     let ty = sys::get_int_option(fd, SOL_SOCKET, libc::SO_TYPE)?;
     let old_protocol = sys::get_int_option(fd, SOL_SOCKET, libc::SO_PROTOCOL)?;
+    if old_protocol == protocol {
+        return Ok(());
+    }
+    if inet6 != (domain == libc::AF_INET6) || ty != libc::SOCK_STREAM {
+        return Err(Refusal::NotOurs);
+    }
+    // Rule 2: the kernel agrees that it never started.
+    if sys::tcp_state(fd)? != TCP_CLOSE {
+        return Err(Refusal::Started);
+    }
+    // Rule 3: every reference known.
+    let inode = sys::inode(fd)?;
+    let references = References::find(inode)?;
+    if !references.numbers().contains(&fd) {
+        return Err(Refusal::NotOurs);
+    }
+    let mut inheritable = false;
+    for &number in references.numbers() {
+        if number != fd && !tracked::is_rewritable(number) {
+            return Err(Refusal::Shared);
+        }
+        inheritable |= sys::fcntl_get(number, libc::F_GETFD)? & libc::FD_CLOEXEC == 0;
+    }
+    if inheritable && sys::has_children() {
+        return Err(Refusal::Shared);
+    }
+    // Rule 4: a new socket with everything carried.
+    let new = build(fd, domain, ty, old_protocol, protocol, inet6)?;
+    // Rule 5: keep the old socket until the switch is verified.
+    let old = sys::dup_cloexec(fd)?;
+    let moved = move_numbers(&references, new.0, old.0)?;
+    if let Err(refusal) = register_again(&references) {
+        move_back(&references, moved, old.0);
+        return Err(refusal);
+    }
+    let started_meanwhile = references
+        .numbers()
+        .iter()
+        .any(|&number| tracked::flags(number) & PINNED != 0)
+        || sys::tcp_state(old.0) != Ok(TCP_CLOSE);
+    if started_meanwhile && sys::tcp_state(new.0) == Ok(TCP_CLOSE) {
+        move_back(&references, moved, old.0);
+        return Err(Refusal::Started);
+    }
+    Ok(())
+}
+
+/// Why [`tracked::begin_switch`] said no.
+fn refusal_from_flags(flags: u16) -> Refusal {
+    if flags & OURS == 0 {
+        Refusal::NotOurs
+    } else if flags & SWITCHING != 0 {
+        Refusal::Busy
+    } else if flags & UNCARRIED != 0 {
+        Refusal::Uncarried
+    } else {
+        Refusal::Started
+    }
+}
+
+/// Ends the switch of a descriptor when dropped, whatever the outcome.
+struct Switching(c_int);
+
+impl Drop for Switching {
+    fn drop(&mut self) {
+        tracked::end_switch(self.0);
+    }
+}
+
+/// The new socket: every changed option, owner and signal, bound address, status flags.
+fn build(
+    fd: c_int,
+    domain: c_int,
+    ty: c_int,
+    old_protocol: c_int,
+    protocol: c_int,
+    inet6: bool,
+) -> Result<OwnedFd, Refusal> {
     let status_flags = sys::fcntl_get(fd, libc::F_GETFL)?;
-    let fd_flags = sys::fcntl_get(fd, libc::F_GETFD)?;
     // A fresh socket like the old one tells which options the program changed.
     let reference = OwnedFd(sys::next_socket(
         domain,
@@ -123,44 +368,61 @@ pub fn replace(fd: c_int, protocol: c_int) -> Result<(), Errno> {
         old_protocol,
     )?);
     let new = OwnedFd(sys::next_socket(domain, ty | libc::SOCK_CLOEXEC, protocol)?);
-    for option in CARRIED {
+    for option in CARRIED.iter().filter(|o| level_applies(inet6, o.0)) {
         carry(option, fd, reference.0, new.0)?;
+    }
+    let flags = tracked::flags(fd);
+    for (index, &(name, label)) in REMEMBERED.iter().enumerate() {
+        if flags & (1 << (tracked::REMEMBERED_SHIFT + index as u32)) != 0 {
+            let taken = sys::set_int_option(new.0, SOL_SOCKET, name, 1)
+                .and_then(|()| sys::get_int_option(new.0, SOL_SOCKET, name));
+            // MPTCP reads these back as 0 even when it took them.
+            if !(taken == Ok(1) || (protocol == libc::IPPROTO_MPTCP && taken.is_ok())) {
+                return Err(Refusal::Option(label));
+            }
+        }
+    }
+    let owner = sys::owner(fd)?;
+    if owner != sys::owner(reference.0)? {
+        sys::set_owner(new.0, &owner)?;
+    }
+    let signal = sys::fcntl_get(fd, sys::F_GETSIG)?;
+    if signal != 0 {
+        sys::fcntl_set(new.0, sys::F_SETSIG, signal)?;
     }
     rebind(fd, new.0)?;
     sys::set_status_flags(new.0, status_flags)?;
-    let cloexec = if fd_flags & libc::FD_CLOEXEC != 0 {
-        libc::O_CLOEXEC
-    } else {
-        0
-    };
-    sys::dup3(new.0, fd, cloexec)
+    Ok(new)
 }
 
 /// Copies one option from `old` to `new` when the program changed it (it differs from
-/// `reference`, a fresh socket of the old kind).
-fn carry(option: &Carried, old: c_int, reference: c_int, new: c_int) -> Result<(), Errno> {
-    let &Carried(level, name, value_kind) = option;
+/// `reference`, a fresh socket of the old kind), and proves it took by reading it back.
+fn carry(option: &Carried, old: c_int, reference: c_int, new: c_int) -> Result<(), Refusal> {
+    let &Carried(level, name, label, value_kind) = option;
     let mut value = [0u8; VALUE_BYTES];
     let mut default = [0u8; VALUE_BYTES];
     let Ok(len) = sys::get_option(old, level, name, &mut value) else {
-        return Ok(()); // unreadable here (another family, or refused by this protocol)
+        return Ok(()); // unreadable here: never set (our hook marks what it cannot read back)
     };
-    let Ok(default_len) = sys::get_option(reference, level, name, &mut default) else {
-        return Ok(());
-    };
-    if value[..len] == default[..default_len] {
+    if let Ok(default_len) = sys::get_option(reference, level, name, &mut default)
+        && value[..len] == default[..default_len]
+    {
         return Ok(());
     }
-    if value_kind == Doubled && len == size_of::<c_int>() {
+    let set = if value_kind == Doubled && len == size_of::<c_int>() {
         let halved = c_int::from_ne_bytes([value[0], value[1], value[2], value[3]]) / 2;
-        return sys::set_int_option(new, level, name, halved);
-    }
-    let len = if name == libc::TCP_CONGESTION && level == IPPROTO_TCP {
-        value[..len].iter().position(|&b| b == 0).unwrap_or(len)
+        sys::set_int_option(new, level, name, halved)
+    } else if (level, name) == (IPPROTO_TCP, libc::TCP_CONGESTION) {
+        let end = value[..len].iter().position(|&b| b == 0).unwrap_or(len);
+        sys::set_option(new, level, name, &value[..end])
     } else {
-        len
+        sys::set_option(new, level, name, &value[..len])
     };
-    sys::set_option(new, level, name, &value[..len])
+    let mut taken = [0u8; VALUE_BYTES];
+    match (set, sys::get_option(new, level, name, &mut taken)) {
+        (Ok(()), Ok(taken_len)) if taken[..taken_len] == value[..len] => Ok(()),
+        _ => Err(Refusal::Option(label)),
+    }
 }
 
 /// Binds `new` to `old`'s local address when `old` is bound. Both sockets hold the address for
@@ -177,7 +439,7 @@ fn rebind(old: c_int, new: c_int) -> Result<(), Errno> {
     let bound = sys::set_int_option(new, SOL_SOCKET, libc::SO_REUSEADDR, 1)
         .and_then(|()| sys::bind(new, &address, len))
         .and_then(|()| sys::set_int_option(new, SOL_SOCKET, libc::SO_REUSEADDR, new_reuse));
-    // Put the program's socket back as it was (it matters when the swap fails).
+    // Put the program's socket back as it was (it matters when the switch fails).
     let _ = sys::set_int_option(old, SOL_SOCKET, libc::SO_REUSEADDR, old_reuse);
     bound
 }
@@ -199,5 +461,306 @@ fn is_bound(address: &libc::sockaddr_storage) -> bool {
             v6.sin6_port != 0 || v6.sin6_addr.s6_addr != [0; 16]
         }
         _ => false,
+    }
+}
+
+/// Puts `new` behind every number of the socket, each keeping its own `FD_CLOEXEC`; returns how
+/// many were moved. On a failure, those already moved go back to `old`.
+fn move_numbers(references: &References, new: c_int, old: c_int) -> Result<usize, Refusal> {
+    for (moved, &number) in references.numbers().iter().enumerate() {
+        let result = sys::fcntl_get(number, libc::F_GETFD).and_then(|fd_flags| {
+            let cloexec = if fd_flags & libc::FD_CLOEXEC != 0 {
+                libc::O_CLOEXEC
+            } else {
+                0
+            };
+            sys::dup3(new, number, cloexec)
+        });
+        if let Err(errno) = result {
+            move_back(references, moved, old);
+            return Err(Refusal::Kernel(errno));
+        }
+    }
+    Ok(references.numbers().len())
+}
+
+/// Undoes [`move_numbers`] for the first `moved` numbers. The old socket's epoll registrations
+/// were never removed (the kernel keeps them while the old file lives), so they hold again.
+fn move_back(references: &References, moved: usize, old: c_int) {
+    for &number in &references.numbers()[..moved] {
+        let cloexec = match sys::fcntl_get(number, libc::F_GETFD) {
+            Ok(fd_flags) if fd_flags & libc::FD_CLOEXEC != 0 => libc::O_CLOEXEC,
+            _ => 0,
+        };
+        let _ = sys::dup3(old, number, cloexec);
+    }
+}
+
+/// Adds the socket's epoll registrations again, now on the new socket.
+fn register_again(references: &References) -> Result<(), Refusal> {
+    for registration in references.registrations() {
+        sys::epoll_add(
+            registration.epoll,
+            registration.number,
+            registration.events,
+            registration.data,
+        )
+        .map_err(|_| Refusal::Epoll)?;
+    }
+    Ok(())
+}
+
+/// One epoll registration of the socket: the instance, the number it was added with, its events
+/// (flags included) and the program's data.
+#[derive(Clone, Copy, Default)]
+struct Registration {
+    epoll: c_int,
+    number: c_int,
+    events: u32,
+    data: u64,
+}
+
+/// Every reference to one socket in this process: its numbers and epoll registrations.
+struct References {
+    numbers: [c_int; MAX_NUMBERS],
+    number_count: usize,
+    registrations: [Registration; MAX_REGISTRATIONS],
+    registration_count: usize,
+}
+
+impl References {
+    fn numbers(&self) -> &[c_int] {
+        &self.numbers[..self.number_count]
+    }
+
+    fn registrations(&self) -> &[Registration] {
+        &self.registrations[..self.registration_count]
+    }
+
+    /// Reads `/proc/self/fd` (and the fdinfo of each epoll instance) for socket `inode`.
+    fn find(inode: u64) -> Result<References, Refusal> {
+        let mut found = References {
+            numbers: [0; MAX_NUMBERS],
+            number_count: 0,
+            registrations: [Registration::default(); MAX_REGISTRATIONS],
+            registration_count: 0,
+        };
+        let mut epolls = [0 as c_int; MAX_EPOLLS];
+        let mut epoll_count = 0;
+        let mut wanted = [0u8; 32];
+        let wanted = socket_link(inode, &mut wanted);
+        let directory = sys::open_read(c"/proc/self/fd", libc::O_DIRECTORY)?;
+        let mut entries = [0u8; 4096];
+        loop {
+            let len = sys::directory_entries(directory.0, &mut entries)?;
+            if len == 0 {
+                break;
+            }
+            let mut offset = 0;
+            while offset + 19 < len {
+                // struct linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name (NUL-ended).
+                let record_len = usize::from(u16::from_ne_bytes([
+                    entries[offset + 16],
+                    entries[offset + 17],
+                ]));
+                let record = &entries[offset..(offset + record_len).min(len)];
+                offset += record_len.max(1);
+                let Some(name) = record
+                    .get(19..)
+                    .and_then(|n| CStr::from_bytes_until_nul(n).ok())
+                else {
+                    continue;
+                };
+                let Some(number) = parse_decimal(name.to_bytes()) else {
+                    continue; // "." and ".."
+                };
+                if number == directory.0 {
+                    continue;
+                }
+                let mut link = [0u8; 64];
+                let Ok(target) = sys::read_link_at(directory.0, name, &mut link) else {
+                    continue; // closed meanwhile
+                };
+                if target == wanted {
+                    *found
+                        .numbers
+                        .get_mut(found.number_count)
+                        .ok_or(Refusal::Shared)? = number;
+                    found.number_count += 1;
+                } else if target == b"anon_inode:[eventpoll]" {
+                    *epolls.get_mut(epoll_count).ok_or(Refusal::Epoll)? = number;
+                    epoll_count += 1;
+                } else if target == b"anon_inode:[io_uring]" {
+                    return Err(Refusal::IoUring);
+                }
+            }
+        }
+        for &epoll in &epolls[..epoll_count] {
+            found.read_registrations(epoll, inode)?;
+        }
+        Ok(found)
+    }
+
+    /// Adds the registrations of socket `inode` in epoll instance `epoll`, from its fdinfo lines
+    /// `tfd: N events: HEX data: HEX pos:N ino:HEX sdev:HEX`.
+    fn read_registrations(&mut self, epoll: c_int, inode: u64) -> Result<(), Refusal> {
+        let mut path = [0u8; 40];
+        let path = fdinfo_path(epoll, &mut path);
+        let Ok(file) = sys::open_read(path, 0) else {
+            return Ok(()); // closed meanwhile
+        };
+        let mut buffer = [0u8; 4096];
+        let mut filled = 0;
+        loop {
+            let read = sys::read(file.0, &mut buffer[filled..])?;
+            filled += read;
+            let mut start = 0;
+            while let Some(end) = buffer[start..filled].iter().position(|&b| b == b'\n') {
+                let line = &buffer[start..start + end];
+                start += end + 1;
+                if let Some(line) = parse_registration(line)
+                    && line.1 == inode
+                {
+                    let mut registration = line.0;
+                    if !self.numbers().contains(&registration.number) {
+                        return Err(Refusal::Epoll); // added through a number since closed
+                    }
+                    registration.epoll = epoll;
+                    *self
+                        .registrations
+                        .get_mut(self.registration_count)
+                        .ok_or(Refusal::Epoll)? = registration;
+                    self.registration_count += 1;
+                }
+            }
+            buffer.copy_within(start..filled, 0);
+            filled -= start;
+            if read == 0 {
+                return Ok(());
+            }
+            if filled == buffer.len() {
+                return Err(Refusal::Epoll); // a line longer than any the kernel writes
+            }
+        }
+    }
+}
+
+/// `socket:[INODE]`, the `/proc/self/fd` link of a socket, written into `buffer`.
+fn socket_link(inode: u64, buffer: &mut [u8; 32]) -> &[u8] {
+    let mut len = 0;
+    for &b in b"socket:[" {
+        buffer[len] = b;
+        len += 1;
+    }
+    len += write_decimal(inode, &mut buffer[len..]);
+    buffer[len] = b']';
+    &buffer[..=len]
+}
+
+/// `/proc/self/fdinfo/N`, NUL-terminated, written into `buffer`.
+fn fdinfo_path(fd: c_int, buffer: &mut [u8; 40]) -> &CStr {
+    let prefix = b"/proc/self/fdinfo/";
+    buffer[..prefix.len()].copy_from_slice(prefix);
+    let len = prefix.len() + write_decimal(fd.unsigned_abs().into(), &mut buffer[prefix.len()..]);
+    buffer[len] = 0;
+    CStr::from_bytes_with_nul(&buffer[..=len]).unwrap_or(c"/proc/self/fdinfo/")
+}
+
+/// Writes `value` in decimal at the start of `out` (which holds at least 20 bytes); its length.
+fn write_decimal(mut value: u64, out: &mut [u8]) -> usize {
+    let mut digits = [0u8; 20];
+    let mut count = 0;
+    loop {
+        digits[count] = b'0' + (value % 10) as u8;
+        count += 1;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    for (i, digit) in digits[..count].iter().rev().enumerate() {
+        out[i] = *digit;
+    }
+    count
+}
+
+fn parse_decimal(text: &[u8]) -> Option<c_int> {
+    std::str::from_utf8(text).ok()?.parse().ok()
+}
+
+fn parse_hex(text: &[u8]) -> Option<u64> {
+    u64::from_str_radix(std::str::from_utf8(text).ok()?, 16).ok()
+}
+
+/// One `tfd:` line of an epoll fdinfo: the registration (without its instance) and the inode.
+fn parse_registration(line: &[u8]) -> Option<(Registration, u64)> {
+    let mut words = line
+        .split(u8::is_ascii_whitespace)
+        .filter(|w| !w.is_empty());
+    if words.next()? != b"tfd:" {
+        return None;
+    }
+    let number = parse_decimal(words.next()?)?;
+    let mut registration = Registration {
+        number,
+        ..Registration::default()
+    };
+    let mut inode = None;
+    while let Some(word) = words.next() {
+        match word {
+            b"events:" => registration.events = u32::try_from(parse_hex(words.next()?)?).ok()?,
+            b"data:" => registration.data = parse_hex(words.next()?)?,
+            _ => {
+                if let Some(hex) = word.strip_prefix(b"ino:") {
+                    inode = Some(parse_hex(hex)?);
+                }
+            }
+        }
+    }
+    Some((registration, inode?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoll_fdinfo_lines_parse() {
+        let line = b"tfd:        3 events: 80000019 data:                7  pos:0 ino:200f sdev:9";
+        let (registration, inode) = parse_registration(line).unwrap();
+        assert_eq!(registration.number, 3);
+        assert_eq!(registration.events, 0x8000_0019);
+        assert_eq!(registration.data, 7);
+        assert_eq!(inode, 0x200f);
+        assert!(parse_registration(b"pos:\t0").is_none());
+        assert!(parse_registration(b"tfd: x events: 1").is_none());
+    }
+
+    #[test]
+    fn links_and_paths_are_written_without_allocating() {
+        let mut buffer = [0u8; 32];
+        assert_eq!(socket_link(8207, &mut buffer), b"socket:[8207]");
+        assert_eq!(
+            socket_link(u64::MAX, &mut buffer),
+            b"socket:[18446744073709551615]"
+        );
+        let mut path = [0u8; 40];
+        assert_eq!(
+            fdinfo_path(1_048_575, &mut path),
+            c"/proc/self/fdinfo/1048575"
+        );
+    }
+
+    #[test]
+    fn levels_follow_the_family() {
+        assert!(carried(false, IPPROTO_IP, libc::IP_FREEBIND).is_some());
+        assert!(carried(false, IPPROTO_IPV6, libc::IPV6_FREEBIND).is_none());
+        assert!(carried(true, IPPROTO_IPV6, libc::IPV6_FREEBIND).is_some());
+        assert!(carried(true, IPPROTO_IP, libc::IP_TOS).is_none());
+        assert!(carried(true, IPPROTO_TCP, libc::TCP_MD5SIG).is_none());
+        assert_eq!(option_name(IPPROTO_TCP, 18), "TCP_USER_TIMEOUT");
+        assert_eq!(option_name(SOL_SOCKET, libc::SO_DONTROUTE), "SO_DONTROUTE");
+        assert!(remembered_bit(SOL_SOCKET, libc::SO_SELECT_ERR_QUEUE).is_some());
+        assert!(remembered_bit(IPPROTO_TCP, libc::SO_DONTROUTE).is_none());
     }
 }

@@ -5,20 +5,15 @@
 //! path is one atomic load and an indirect call. A missing symbol yields `-1`/`ENOSYS`, never an
 //! abort. Internal results are `Result<fd, errno>`; they become `-1`/errno only at the boundary.
 
-use libc::{c_int, c_void, socklen_t};
+use libc::{c_int, c_uint, c_void, size_t, socklen_t, ssize_t};
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// An errno value, read right after the call that failed.
 pub type Errno = c_int;
 
-/// The signatures of the libc functions we interpose.
-type SocketFn = unsafe extern "C" fn(c_int, c_int, c_int) -> c_int;
-type SetsockoptFn = unsafe extern "C" fn(c_int, c_int, c_int, *const c_void, socklen_t) -> c_int;
-type ListenFn = unsafe extern "C" fn(c_int, c_int) -> c_int;
-
 /// A symbol of the next object in the lookup chain (libc, or another preload after us).
-struct NextSymbol {
+pub struct NextSymbol {
     name: &'static CStr,
     /// 0: not looked up yet; [`MISSING`]: looked up and absent; otherwise the address.
     address: AtomicUsize,
@@ -28,7 +23,7 @@ struct NextSymbol {
 const MISSING: usize = 1;
 
 impl NextSymbol {
-    const fn new(name: &'static CStr) -> Self {
+    pub const fn new(name: &'static CStr) -> Self {
         NextSymbol {
             name,
             address: AtomicUsize::new(0),
@@ -37,7 +32,7 @@ impl NextSymbol {
 
     /// The symbol's address, resolving it on first use. Two threads racing here both call `dlsym`
     /// and store the same value: harmless, and cheaper than a lock.
-    fn address(&self) -> Option<usize> {
+    pub fn address(&self) -> Option<usize> {
         let mut address = self.address.load(Ordering::Acquire);
         if address == 0 {
             // SAFETY: RTLD_NEXT with a NUL-terminated name is dlsym's documented use; it returns
@@ -54,25 +49,70 @@ impl NextSymbol {
     }
 }
 
-static NEXT_SOCKET: NextSymbol = NextSymbol::new(c"socket");
-static NEXT_SETSOCKOPT: NextSymbol = NextSymbol::new(c"setsockopt");
-static NEXT_LISTEN: NextSymbol = NextSymbol::new(c"listen");
+/// Defines `pub unsafe fn NAME(args) -> ret` that calls the next definition of the C function
+/// `symbol` in the chain (never a raw syscall, so other preloads keep working), or returns `-1`
+/// with errno `ENOSYS` when there is none. Safety: the C function's own contract.
+macro_rules! next_function {
+    ($(#[$doc:meta])* $name:ident = $symbol:literal ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// The contract of the C function of the same name.
+        pub unsafe fn $name($($arg: $ty),*) -> $ret {
+            static NEXT: NextSymbol = NextSymbol::new($symbol);
+            type Signature = unsafe extern "C" fn($($ty),*) -> $ret;
+            let Some(address) = NEXT.address() else {
+                set_errno(libc::ENOSYS);
+                return -1;
+            };
+            // SAFETY: `address` came from dlsym for this symbol, whose C signature is Signature.
+            let function = unsafe { std::mem::transmute::<usize, Signature>(address) };
+            // SAFETY: the caller keeps the C function's contract.
+            unsafe { function($($arg),*) }
+        }
+    };
+}
+
+next_function!(raw_socket = c"socket"(domain: c_int, ty: c_int, protocol: c_int) -> c_int);
+next_function!(raw_setsockopt = c"setsockopt"(
+    fd: c_int, level: c_int, name: c_int, value: *const c_void, len: socklen_t) -> c_int);
+next_function!(raw_listen = c"listen"(fd: c_int, backlog: c_int) -> c_int);
+next_function!(raw_connect = c"connect"(
+    fd: c_int, address: *const libc::sockaddr, len: socklen_t) -> c_int);
+next_function!(raw_close = c"close"(fd: c_int) -> c_int);
+next_function!(raw_close_range = c"close_range"(first: c_uint, last: c_uint, flags: c_int) -> c_int);
+next_function!(raw_dup = c"dup"(fd: c_int) -> c_int);
+next_function!(raw_dup2 = c"dup2"(old: c_int, new: c_int) -> c_int);
+next_function!(raw_dup3 = c"dup3"(old: c_int, new: c_int, flags: c_int) -> c_int);
+next_function!(raw_sendmsg = c"sendmsg"(
+    fd: c_int, message: *const libc::msghdr, flags: c_int) -> ssize_t);
+next_function!(raw_sendto = c"sendto"(
+    fd: c_int, buffer: *const c_void, len: size_t, flags: c_int,
+    address: *const libc::sockaddr, address_len: socklen_t) -> ssize_t);
+
+/// `closefrom(first)`, through the next definition in the chain (nothing when there is none:
+/// a program can only call it through a libc that has it).
+pub fn next_closefrom(first: c_int) {
+    static NEXT: NextSymbol = NextSymbol::new(c"closefrom");
+    if let Some(address) = NEXT.address() {
+        // SAFETY: `address` came from dlsym for `closefrom`, `void closefrom(int)`.
+        let closefrom =
+            unsafe { std::mem::transmute::<usize, unsafe extern "C" fn(c_int)>(address) };
+        // SAFETY: closefrom takes an integer; closing the caller's descriptors is its request.
+        unsafe { closefrom(first) }
+    }
+}
 
 /// Turns a C return value into a `Result`, reading errno right away.
 fn check(rc: c_int) -> Result<c_int, Errno> {
     if rc < 0 { Err(errno()) } else { Ok(rc) }
 }
 
-/// Calls the next `socket()` in the chain (never a raw syscall, so other preloads keep working).
-/// Returns the descriptor, or the errno it set (`ENOSYS` when there is no next `socket`).
+/// Calls the next `socket()` in the chain. Returns the descriptor, or the errno it set (`ENOSYS`
+/// when there is no next `socket`).
 pub fn next_socket(domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, Errno> {
-    let Some(address) = NEXT_SOCKET.address() else {
-        return Err(libc::ENOSYS);
-    };
-    // SAFETY: `address` came from dlsym for the symbol `socket`, whose C signature is SocketFn.
-    let socket: SocketFn = unsafe { std::mem::transmute::<usize, SocketFn>(address) };
     // SAFETY: socket() takes three integers and touches no memory of ours.
-    check(unsafe { socket(domain, ty, protocol) })
+    check(unsafe { raw_socket(domain, ty, protocol) })
 }
 
 /// Calls the next `setsockopt()` in the chain with the caller's own arguments.
@@ -86,13 +126,8 @@ pub unsafe fn next_setsockopt(
     value: *const c_void,
     len: socklen_t,
 ) -> Result<(), Errno> {
-    let Some(address) = NEXT_SETSOCKOPT.address() else {
-        return Err(libc::ENOSYS);
-    };
-    // SAFETY: `address` came from dlsym for `setsockopt`, whose C signature is SetsockoptFn.
-    let setsockopt: SetsockoptFn = unsafe { std::mem::transmute::<usize, SetsockoptFn>(address) };
     // SAFETY: the caller guarantees `value`/`len`.
-    check(unsafe { setsockopt(fd, level, name, value, len) }).map(drop)
+    check(unsafe { raw_setsockopt(fd, level, name, value, len) }).map(drop)
 }
 
 /// `setsockopt()` with a value of ours, through the next function in the chain (never our hook).
@@ -111,13 +146,8 @@ pub fn set_option(fd: c_int, level: c_int, name: c_int, value: &[u8]) -> Result<
 
 /// Calls the next `listen()` in the chain.
 pub fn next_listen(fd: c_int, backlog: c_int) -> Result<(), Errno> {
-    let Some(address) = NEXT_LISTEN.address() else {
-        return Err(libc::ENOSYS);
-    };
-    // SAFETY: `address` came from dlsym for `listen`, whose C signature is ListenFn.
-    let listen: ListenFn = unsafe { std::mem::transmute::<usize, ListenFn>(address) };
     // SAFETY: listen() takes two integers.
-    check(unsafe { listen(fd, backlog) }).map(drop)
+    check(unsafe { raw_listen(fd, backlog) }).map(drop)
 }
 
 /// `getsockopt()` into `buffer`; returns how many bytes the kernel wrote.
@@ -169,10 +199,133 @@ pub fn bind(fd: c_int, address: &libc::sockaddr_storage, len: socklen_t) -> Resu
         .map(drop)
 }
 
-/// `dup3(from, to, flags)`: atomically makes `to` refer to `from`'s socket.
+/// `dup3(from, to, flags)`: atomically makes `to` refer to `from`'s socket (the next `dup3`,
+/// never our hook: our own moves must not change what the hooks recorded).
 pub fn dup3(from: c_int, to: c_int, flags: c_int) -> Result<(), Errno> {
     // SAFETY: dup3 takes integers; both descriptors are ours to use.
-    check(unsafe { libc::dup3(from, to, flags) }).map(drop)
+    check(unsafe { raw_dup3(from, to, flags) }).map(drop)
+}
+
+/// `fcntl(fd, F_DUPFD_CLOEXEC, 0)`: a second descriptor of ours for the same open file.
+pub fn dup_cloexec(fd: c_int) -> Result<OwnedFd, Errno> {
+    // SAFETY: F_DUPFD_CLOEXEC takes an integer argument.
+    check(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) }).map(OwnedFd)
+}
+
+/// `fcntl(fd, cmd, arg)` for the commands that take an integer (`F_SETFD`, `F_SETSIG`…).
+pub fn fcntl_set(fd: c_int, cmd: c_int, arg: c_int) -> Result<(), Errno> {
+    // SAFETY: the commands used with this take an integer argument.
+    check(unsafe { libc::fcntl(fd, cmd, arg) }).map(drop)
+}
+
+/// `struct f_owner_ex` of fcntl(2) (not in `libc`): who gets a descriptor's `SIGIO`/`SIGURG`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Owner {
+    /// `F_OWNER_TID`, `F_OWNER_PID` or `F_OWNER_PGRP`.
+    pub kind: c_int,
+    pub pid: libc::pid_t,
+}
+
+/// fcntl commands of asm-generic/fcntl.h that `libc` lacks.
+pub const F_SETOWN_EX: c_int = 15;
+pub const F_GETOWN_EX: c_int = 16;
+pub const F_SETSIG: c_int = 10;
+pub const F_GETSIG: c_int = 11;
+
+/// The owner of a descriptor's signals (`F_GETOWN_EX`).
+pub fn owner(fd: c_int) -> Result<Owner, Errno> {
+    let mut owner = Owner::default();
+    // SAFETY: F_GETOWN_EX writes one struct f_owner_ex at the pointer.
+    check(unsafe { libc::fcntl(fd, F_GETOWN_EX, &raw mut owner) })?;
+    Ok(owner)
+}
+
+/// Sets the owner of a descriptor's signals (`F_SETOWN_EX`).
+pub fn set_owner(fd: c_int, owner: &Owner) -> Result<(), Errno> {
+    // SAFETY: F_SETOWN_EX reads one struct f_owner_ex at the pointer.
+    check(unsafe { libc::fcntl(fd, F_SETOWN_EX, owner as *const Owner) }).map(drop)
+}
+
+/// The inode of the file behind `fd` (for a socket: its unique number in sockfs).
+pub fn inode(fd: c_int) -> Result<u64, Errno> {
+    // SAFETY: struct stat is plain data for which all-zero bytes are valid.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `stat` is a writable struct stat.
+    check(unsafe { libc::fstat(fd, &mut stat) })?;
+    Ok(stat.st_ino)
+}
+
+/// `open(path, O_RDONLY | O_CLOEXEC | extra)`.
+pub fn open_read(path: &CStr, extra: c_int) -> Result<OwnedFd, Errno> {
+    // SAFETY: `path` is NUL-terminated.
+    check(unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC | extra) })
+        .map(OwnedFd)
+}
+
+/// `readlinkat(dir, name)` into `buffer`; the bytes of the link's target.
+pub fn read_link_at<'a>(dir: c_int, name: &CStr, buffer: &'a mut [u8]) -> Result<&'a [u8], Errno> {
+    // SAFETY: `name` is NUL-terminated; buffer/len describe writable memory.
+    let n =
+        unsafe { libc::readlinkat(dir, name.as_ptr(), buffer.as_mut_ptr().cast(), buffer.len()) };
+    if n < 0 {
+        return Err(errno());
+    }
+    Ok(&buffer[..n as usize])
+}
+
+/// `read(fd)` into `buffer`, retried on `EINTR`; how many bytes were read (0 at the end).
+pub fn read(fd: c_int, buffer: &mut [u8]) -> Result<usize, Errno> {
+    loop {
+        // SAFETY: buffer/len describe writable memory.
+        let n = unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len()) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        if errno() != libc::EINTR {
+            return Err(errno());
+        }
+    }
+}
+
+/// `getdents64(dir)` into `buffer`: raw `struct linux_dirent64` records, 0 bytes at the end.
+pub fn directory_entries(dir: c_int, buffer: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: getdents64 writes at most `len` bytes of records into the buffer.
+    let n = unsafe { libc::syscall(libc::SYS_getdents64, dir, buffer.as_mut_ptr(), buffer.len()) };
+    if n < 0 { Err(errno()) } else { Ok(n as usize) }
+}
+
+/// `epoll_ctl(epfd, EPOLL_CTL_ADD, fd, {events, data})`.
+pub fn epoll_add(epfd: c_int, fd: c_int, events: u32, data: u64) -> Result<(), Errno> {
+    let mut event = libc::epoll_event { events, u64: data };
+    // SAFETY: `event` is a valid epoll_event for the duration of the call.
+    check(unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, &mut event) }).map(drop)
+}
+
+/// Whether this process has a child (running, stopped or unreaped), which may hold copies of its
+/// inheritable descriptors. `waitid` with `WNOWAIT` looks without reaping anything.
+pub fn has_children() -> bool {
+    // SAFETY: siginfo_t is plain data for which all-zero bytes are valid.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let flags = libc::WNOHANG
+        | libc::WNOWAIT
+        | libc::WEXITED
+        | libc::WSTOPPED
+        | libc::WCONTINUED
+        | libc::__WALL;
+    keeping_errno(|| {
+        // SAFETY: `info` is a writable siginfo_t; WNOWAIT leaves every child's state as it was.
+        let rc = unsafe { libc::waitid(libc::P_ALL, 0, &mut info, flags) };
+        rc == 0 || errno() != libc::ECHILD
+    })
+}
+
+/// The TCP state of a stream socket (`tcpi_state`; MPTCP sockets report their own there).
+pub fn tcp_state(fd: c_int) -> Result<u8, Errno> {
+    // struct tcp_info starts with the u8 tcpi_state.
+    let mut info = [0u8; 8];
+    get_option(fd, libc::IPPROTO_TCP, libc::TCP_INFO, &mut info)?;
+    Ok(info[0])
 }
 
 /// A descriptor we opened for our own use, closed when dropped (errno kept).

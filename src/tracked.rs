@@ -1,61 +1,243 @@
-//! Which descriptors came from a `socket()` call we were allowed to rewrite.
+//! What we know about each descriptor number: did it come from a `socket()` call we may rewrite,
+//! has anything happened to it since that rules out a switch, is a switch under way.
 //!
-//! The socket-option fallback and the direction modes may only replace sockets the program asked
-//! to be plain TCP: never a socket it opened with `IPPROTO_MPTCP` on purpose. One bit per
-//! descriptor number, in a fixed static bitmap of atomics: no lock, no allocation. Every
-//! `socket()` that passes through our hook sets or clears its descriptor's bit, so a number
-//! reused by a later `socket()` call is always right. A number reused through `accept()`, `dup()`
-//! or `open()` may keep a stale bit; that is harmless because a replacement also requires an
-//! unconnected, non-listening stream socket of the other protocol (see [`crate::swap`]).
-//! Descriptors above [`TRACKED_FDS`] are never tracked, so never replaced. A forked child
-//! inherits the bitmap along with the descriptors it describes; after `exec` it starts empty.
+//! The switch ([`crate::swap`]) may only replace a socket the program asked to be plain TCP, that
+//! never started to connect or listen, whose every setting we can carry. The kernel cannot tell us
+//! all of that, so our hooks record it here: two bytes per descriptor number in a fixed static
+//! table of atomics (2 MiB of zero pages, touched only where descriptors live): no lock, no
+//! allocation, every number a process can have (`fs.nr_open` is at most [`TRACKED_FDS`] unless
+//! raised by hand; a socket above it is never rewritten, see [`crate::rewrite`]).
+//!
+//! Who writes what:
+//! - `socket()` sets [`OURS`] (and [`INET6`]) for the number it returns when it asked for plain
+//!   TCP, and clears the byte otherwise;
+//! - `connect()`, `listen()`, `sendto`/`sendmsg` with `MSG_FASTOPEN` set [`PINNED`]: the socket
+//!   has started, whatever the outcome ([`started`]); so do `fork()` for every socket and
+//!   `SCM_RIGHTS` for the sockets sent: another process may hold them;
+//! - `close()`, `close_range()`, `closefrom()`, and `dup2()`/`dup3()` onto a number clear its
+//!   byte: a reused number starts unknown; `dup()`/`dup2()`/`dup3()` copy the byte to the new
+//!   number (the same socket: the switch finds and moves every number of it);
+//! - `setsockopt()` of an option the switch cannot carry sets [`UNCARRIED`].
+//!
+//! A descriptor closed or reused behind our back (a raw `syscall()`, a libc-internal close) can
+//! only make a number look unknown, which rules a switch out: the switch requires every number of
+//! the socket to be [`rewritable`] and the kernel to report an unconnected socket.
 
 use libc::c_int;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 
-/// How many descriptor numbers are tracked (8 KiB of bits).
-pub const TRACKED_FDS: usize = 65_536;
+/// How many descriptor numbers are tracked: `fs.nr_open`'s default and usual ceiling.
+pub const TRACKED_FDS: usize = 1 << 20;
 
-static BITS: [AtomicU64; TRACKED_FDS / 64] = [const { AtomicU64::new(0) }; TRACKED_FDS / 64];
+/// The socket came from a `socket()` call that asked for plain TCP: we made it MPTCP (or, in
+/// `listen` mode, left it TCP until `listen()`).
+pub const OURS: u16 = 1;
+/// It started to connect or listen, or another process may hold it: never switched.
+pub const PINNED: u16 = 2;
+/// An option was set on it that a switch could not carry (write-only, or not on our list).
+pub const UNCARRIED: u16 = 4;
+/// A switch of this socket is under way (see [`crate::swap`]).
+pub const SWITCHING: u16 = 8;
+/// It is an `AF_INET6` socket (which options exist depends on the family).
+pub const INET6: u16 = 16;
+/// The first of the bits that remember boolean options MPTCP takes but cannot read back
+/// (see [`crate::swap::REMEMBERED`]): bit `REMEMBERED_SHIFT + i` for entry `i`.
+pub const REMEMBERED_SHIFT: u32 = 8;
 
-fn slot(fd: c_int) -> Option<(&'static AtomicU64, u64)> {
-    let index = usize::try_from(fd).ok().filter(|&i| i < TRACKED_FDS)?;
-    Some((&BITS[index / 64], 1u64 << (index % 64)))
+static STATE: [AtomicU16; TRACKED_FDS] = [const { AtomicU16::new(0) }; TRACKED_FDS];
+/// One above the highest number ever recorded: bounds [`forget_all`] and [`closed_range`].
+static HIGH_WATER: AtomicUsize = AtomicUsize::new(0);
+
+fn cell(fd: c_int) -> Option<&'static AtomicU16> {
+    STATE.get(usize::try_from(fd).ok()?)
 }
 
-/// Records whether `fd` came from a rewritable `socket()` call.
-pub fn set(fd: c_int, rewritable: bool) {
-    if let Some((word, bit)) = slot(fd) {
-        if rewritable {
-            word.fetch_or(bit, Ordering::Relaxed);
-        } else if word.load(Ordering::Relaxed) & bit != 0 {
-            word.fetch_and(!bit, Ordering::Relaxed);
+/// Whether `fd` can be tracked at all.
+pub fn in_range(fd: c_int) -> bool {
+    cell(fd).is_some()
+}
+
+/// A `socket()` call returned `fd`; `ours` when it asked for plain TCP.
+pub fn opened(fd: c_int, ours: bool, inet6: bool) {
+    if let Some(state) = cell(fd) {
+        if ours {
+            raise_high_water(fd);
+            state.store(if inet6 { OURS | INET6 } else { OURS }, Ordering::SeqCst);
+        } else if state.load(Ordering::Relaxed) != 0 {
+            state.store(0, Ordering::SeqCst);
         }
     }
 }
 
-/// Whether `fd` came from a rewritable `socket()` call.
+fn raise_high_water(fd: c_int) {
+    let above = fd as usize + 1;
+    if HIGH_WATER.load(Ordering::Relaxed) < above {
+        HIGH_WATER.fetch_max(above, Ordering::Relaxed);
+    }
+}
+
+/// The recorded flags of `fd`.
+pub fn flags(fd: c_int) -> u16 {
+    cell(fd).map_or(0, |state| state.load(Ordering::SeqCst))
+}
+
+/// Whether flags allow a switch: ours, never started or shared, every setting carried.
+pub fn rewritable(flags: u16) -> bool {
+    flags & (OURS | PINNED | UNCARRIED) == OURS
+}
+
+/// Whether `fd` may still be switched, as far as the hooks know.
 pub fn is_rewritable(fd: c_int) -> bool {
-    slot(fd).is_some_and(|(word, bit)| word.load(Ordering::Relaxed) & bit != 0)
+    rewritable(flags(fd))
+}
+
+/// `fd` starts to connect or listen: it may never be switched again. Returns the flags it had, so
+/// a caller can tell that a switch was under way ([`SWITCHING`]). One relaxed load when untracked.
+pub fn started(fd: c_int) -> u16 {
+    match cell(fd) {
+        Some(state) if state.load(Ordering::Relaxed) & (OURS | PINNED) == OURS => {
+            state.fetch_or(PINNED, Ordering::SeqCst)
+        }
+        _ => 0,
+    }
+}
+
+/// An option the switch cannot carry was set on `fd`.
+pub fn uncarried(fd: c_int) {
+    if let Some(state) = cell(fd) {
+        state.fetch_or(UNCARRIED, Ordering::SeqCst);
+    }
+}
+
+/// Sets or clears the remembered-option bits `bits` of `fd`.
+pub fn remember(fd: c_int, bits: u16, on: bool) {
+    if let Some(state) = cell(fd) {
+        if on {
+            state.fetch_or(bits, Ordering::SeqCst);
+        } else {
+            state.fetch_and(!bits, Ordering::SeqCst);
+        }
+    }
+}
+
+/// `fd` was closed (or is about to be replaced by `dup2`/`dup3`): its number starts unknown.
+pub fn closed(fd: c_int) {
+    if let Some(state) = cell(fd)
+        && state.load(Ordering::Relaxed) != 0
+    {
+        state.store(0, Ordering::SeqCst);
+    }
+}
+
+/// `close_range(first, last)`: every number in the range starts unknown.
+pub fn closed_range(first: u32, last: u32) {
+    let end = (last as usize)
+        .saturating_add(1)
+        .min(HIGH_WATER.load(Ordering::Relaxed));
+    for state in STATE.get(first as usize..end).unwrap_or_default() {
+        if state.load(Ordering::Relaxed) != 0 {
+            state.store(0, Ordering::SeqCst);
+        }
+    }
+}
+
+/// `new` became a duplicate of `old`: the same socket, the same knowledge (never a switch flag).
+pub fn duplicated(old: c_int, new: c_int) {
+    let copied = flags(old) & !SWITCHING;
+    if let Some(state) = cell(new) {
+        if copied != 0 {
+            raise_high_water(new);
+            state.store(copied, Ordering::SeqCst);
+        } else if state.load(Ordering::Relaxed) != 0 {
+            state.store(0, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Another process may now hold every socket we know of (`fork()`): none may be switched.
+pub fn forget_all() {
+    let end = HIGH_WATER.load(Ordering::Relaxed).min(TRACKED_FDS);
+    for state in &STATE[..end] {
+        if state.load(Ordering::Relaxed) & (OURS | PINNED) == OURS {
+            state.fetch_or(PINNED, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Another process may now hold `fd` (sent with `SCM_RIGHTS`): it may not be switched.
+pub fn shared(fd: c_int) {
+    started(fd);
+}
+
+/// Marks `fd` as being switched; false when it may not be or a switch is already under way.
+pub fn begin_switch(fd: c_int) -> bool {
+    let Some(state) = cell(fd) else {
+        return false;
+    };
+    let before = state.fetch_or(SWITCHING, Ordering::SeqCst);
+    if before & SWITCHING != 0 {
+        return false;
+    }
+    if !rewritable(before) {
+        state.fetch_and(!SWITCHING, Ordering::SeqCst);
+        return false;
+    }
+    true
+}
+
+/// Ends a switch begun with [`begin_switch`].
+pub fn end_switch(fd: c_int) {
+    if let Some(state) = cell(fd) {
+        state.fetch_and(!SWITCHING, Ordering::SeqCst);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    // One test function: the table is process-wide and the test harness runs tests in threads.
     #[test]
-    fn bits_are_per_descriptor_and_bounded() {
-        for fd in [0, 1, 63, 64, 1000, (TRACKED_FDS - 1) as c_int] {
+    fn the_byte_per_descriptor_follows_the_hooks() {
+        for fd in [0, 1, 63, 64, 70_000, (TRACKED_FDS - 1) as c_int] {
             assert!(!is_rewritable(fd));
-            set(fd, true);
+            opened(fd, true, false);
             assert!(is_rewritable(fd), "{fd}");
             assert!(!is_rewritable(fd + 1), "{fd}");
-            set(fd, false);
+            opened(fd, false, false);
             assert!(!is_rewritable(fd), "{fd}");
         }
         for fd in [-1, TRACKED_FDS as c_int, c_int::MAX] {
-            set(fd, true);
+            opened(fd, true, false);
             assert!(!is_rewritable(fd), "{fd}");
+            assert!(!in_range(fd));
         }
+        // Started: never again, still ours, and the caller learns of a switch under way.
+        opened(5, true, true);
+        assert_eq!(flags(5), OURS | INET6);
+        assert!(begin_switch(5));
+        assert!(!begin_switch(5), "one switch at a time");
+        assert_eq!(started(5), OURS | INET6 | SWITCHING);
+        end_switch(5);
+        assert_eq!(flags(5), OURS | INET6 | PINNED);
+        assert!(!begin_switch(5));
+        // Duplicates share what is known; close and close_range forget it.
+        opened(6, true, false);
+        duplicated(6, 9);
+        assert!(is_rewritable(9));
+        closed(6);
+        assert!(!is_rewritable(6) && is_rewritable(9));
+        closed_range(7, u32::MAX);
+        assert!(!is_rewritable(9) && flags(9) == 0);
+        // An uncarried option rules a switch out.
+        opened(10, true, false);
+        uncarried(10);
+        assert!(!begin_switch(10));
+        // fork: nothing known may be switched.
+        opened(11, true, false);
+        opened(70_001, true, false);
+        forget_all();
+        assert!(!is_rewritable(11) && !is_rewritable(70_001));
+        assert_eq!(flags(11), OURS | PINNED);
     }
 }

@@ -1,0 +1,106 @@
+//! What happens to descriptors between `socket()` and a switch, kept in [`crate::tracked`].
+//!
+//! A switch must know that a number still holds the socket we made, that the socket never began
+//! to connect or listen, and that no other process may hold it. The kernel does not say, so the
+//! hooks of `connect`, `close`, `close_range`, `closefrom`, `dup`, `dup2`, `dup3`, `sendmsg` and
+//! `sendto` report here, and `fork()` is watched with `pthread_atfork`. Each costs one relaxed
+//! load when the number is not one of ours; nothing here allocates, locks or changes errno.
+
+use crate::sys;
+use crate::tracked::{self, SWITCHING};
+use libc::{c_int, c_uint};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The state of a socket that never connected (or whose connection is over).
+const TCP_CLOSE: u8 = 7;
+
+/// `connect(fd)` through `call`: the socket has started. In the rare case that another thread was
+/// switching it at that moment and the connection went to the socket it kept aside, connect the
+/// one now behind the number instead.
+pub fn connect(fd: c_int, call: impl Fn() -> c_int) -> c_int {
+    let before = tracked::started(fd);
+    let result = call();
+    if before & SWITCHING == 0 {
+        return result;
+    }
+    let errno = sys::errno();
+    let began = result == 0 || errno == libc::EINPROGRESS;
+    if began && sys::keeping_errno(|| sys::tcp_state(fd)) == Ok(TCP_CLOSE) {
+        return call();
+    }
+    sys::set_errno(errno);
+    result
+}
+
+/// `close(fd)`.
+pub fn closed(fd: c_int) {
+    tracked::closed(fd);
+}
+
+/// `close_range(first, last, flags)` (only marking close-on-exec closes nothing).
+pub fn closed_range(first: c_uint, last: c_uint, flags: c_int) {
+    if flags & libc::CLOSE_RANGE_CLOEXEC as c_int == 0 {
+        tracked::closed_range(first, last);
+    }
+}
+
+/// `dup*(old)` returned `new` (or `-1`): the same socket under another number.
+pub fn duplicated(old: c_int, new: c_int) {
+    if new >= 0 && new != old {
+        tracked::duplicated(old, new);
+    }
+}
+
+/// `sendto`/`sendmsg` on `fd` with `flags`: `MSG_FASTOPEN` connects.
+pub fn sending(fd: c_int, flags: c_int) {
+    if flags & libc::MSG_FASTOPEN != 0 {
+        tracked::started(fd);
+    }
+}
+
+/// A message sent successfully: sockets it carried (`SCM_RIGHTS`) may be held by another process.
+///
+/// # Safety
+/// `message` is a `msghdr` the kernel has just read in full (the call succeeded).
+pub unsafe fn sent_descriptors(message: *const libc::msghdr) {
+    // SAFETY: the caller says the message and its control data are readable.
+    let message = unsafe { &*message };
+    if message.msg_control.is_null() || message.msg_controllen == 0 {
+        return;
+    }
+    // SAFETY: the CMSG_* walk stays within msg_control/msg_controllen, which the kernel read.
+    let mut header = unsafe { libc::CMSG_FIRSTHDR(message) };
+    while !header.is_null() {
+        // SAFETY: a non-null header from CMSG_FIRSTHDR/CMSG_NXTHDR lies within the control data.
+        let cmsg = unsafe { &*header };
+        if cmsg.cmsg_level == libc::SOL_SOCKET && cmsg.cmsg_type == libc::SCM_RIGHTS {
+            // SAFETY: CMSG_LEN(0) is the header's size, a small constant.
+            let data_len =
+                (cmsg.cmsg_len as usize).saturating_sub(unsafe { libc::CMSG_LEN(0) } as usize);
+            // SAFETY: the data of an SCM_RIGHTS message is an array of ints after the header.
+            let data = unsafe { libc::CMSG_DATA(header) };
+            for i in 0..data_len / size_of::<c_int>() {
+                // SAFETY: i is within the data; it may be unaligned, so read it unaligned.
+                let fd = unsafe { data.cast::<c_int>().add(i).read_unaligned() };
+                tracked::shared(fd);
+            }
+        }
+        // SAFETY: as above; returns null past the end.
+        header = unsafe { libc::CMSG_NXTHDR(message, header) };
+    }
+}
+
+/// Watches `fork()` from now on: parent and child then share every socket, so none may be
+/// switched. Called once at set-up (before any socket is ours); later calls do nothing.
+pub fn watch_forks() {
+    static WATCHING: AtomicBool = AtomicBool::new(false);
+    if WATCHING.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    extern "C" fn forking() {
+        tracked::forget_all();
+    }
+    // SAFETY: the handlers are plain functions of this library, which is never unloaded (a
+    // preload); they touch only atomics, as async-signal-safe code in a forked child must.
+    unsafe { libc::pthread_atfork(Some(forking), Some(forking), Some(forking)) };
+}
