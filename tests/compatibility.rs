@@ -142,7 +142,7 @@ fn run(program: &Program, enabled: &str) -> Run {
 #[test]
 fn real_programs_work_with_mptcp_and_without() {
     let mut table = String::from(
-        "| program | version | MPTCP (counters, both sides) | payload intact | MPTCP off: works over TCP |\n|---|---|---|---|---|\n",
+        "| program | version | MPTCP in the default mode (counters, both sides) | payload intact | MPTCP off: works over TCP |\n|---|---|---|---|---|\n",
     );
     for program in PROGRAMS {
         let (name, _, _, _, compares_payload) = *program;

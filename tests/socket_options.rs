@@ -30,7 +30,8 @@ const REFUSED_OPTIONS: &[RefusedOption] = &[
         "1234",
         ENOPROTOOPT,
     ),
-    ("TCP_QUICKACK", &["4", "6"], 6, 12, 1, "1", ENOPROTOOPT),
+    // 0, not the default 1 (a default value keeps MPTCP); an unconnected socket reads 1 again.
+    ("TCP_QUICKACK", &["4", "6"], 6, 12, 0, "1", ENOPROTOOPT),
     ("TCP_SYNCNT", &["4", "6"], 6, 7, 3, "3", ENOPROTOOPT),
     ("TCP_LINGER2", &["4", "6"], 6, 8, 10, "10", ENOPROTOOPT),
     (
