@@ -62,9 +62,9 @@ pub fn opened(fd: c_int, ours: bool, inet6: bool) {
     if let Some(state) = cell(fd) {
         if ours {
             raise_high_water(fd);
-            state.store(if inet6 { OURS | INET6 } else { OURS }, Ordering::SeqCst);
+            state.store(if inet6 { OURS | INET6 } else { OURS }, Ordering::Release);
         } else if state.load(Ordering::Relaxed) != 0 {
-            state.store(0, Ordering::SeqCst);
+            state.store(0, Ordering::Release);
         }
     }
 }
@@ -125,7 +125,7 @@ pub fn closed(fd: c_int) {
     if let Some(state) = cell(fd)
         && state.load(Ordering::Relaxed) != 0
     {
-        state.store(0, Ordering::SeqCst);
+        state.store(0, Ordering::Release);
     }
 }
 
@@ -136,7 +136,7 @@ pub fn closed_range(first: u32, last: u32) {
         .min(HIGH_WATER.load(Ordering::Relaxed));
     for state in STATE.get(first as usize..end).unwrap_or_default() {
         if state.load(Ordering::Relaxed) != 0 {
-            state.store(0, Ordering::SeqCst);
+            state.store(0, Ordering::Release);
         }
     }
 }
@@ -147,9 +147,9 @@ pub fn duplicated(old: c_int, new: c_int) {
     if let Some(state) = cell(new) {
         if copied != 0 {
             raise_high_water(new);
-            state.store(copied, Ordering::SeqCst);
+            state.store(copied, Ordering::Release);
         } else if state.load(Ordering::Relaxed) != 0 {
-            state.store(0, Ordering::SeqCst);
+            state.store(0, Ordering::Release);
         }
     }
 }
