@@ -44,7 +44,11 @@ struct Connection {
 }
 
 pub fn status(target: &str, json_output: bool) -> Result<i32, Failure> {
-    let pids = processes(target)?;
+    let own = std::process::id();
+    let pids: Vec<u32> = processes(target)?
+        .into_iter()
+        .filter(|&p| p != own)
+        .collect();
     let connections = connections(&pids)?;
     if json_output {
         println!("{}", to_json(target, &pids, &connections));
@@ -115,13 +119,32 @@ fn connections(pids: &[u32]) -> Result<Vec<Connection>, Failure> {
                     fd,
                     mptcp: false,
                     socket: socket.clone(),
-                    reason: Some("never MPTCP: opened as plain TCP (not under the library, or its mode kept it TCP)"),
+                    reason: Some(tcp_reason(socket, &mptcp)),
                     subflows: Vec::new(),
                 });
             }
         }
     }
     Ok(connections)
+}
+
+/// Why a plain TCP socket is not MPTCP, as far as the kernel shows: a connection accepted by
+/// an MPTCP listener on its address came from a peer without MPTCP (the kernel hands such a
+/// connection over as plain TCP); any other was opened as TCP.
+fn tcp_reason(socket: &DiagSocket, mptcp: &[DiagSocket]) -> &'static str {
+    let accepted_by_mptcp = socket.state != LISTEN
+        && mptcp.iter().any(|listener| {
+            listener.state == LISTEN
+                && listener.local.port() == socket.local.port()
+                && (listener.local.ip() == socket.local.ip()
+                    || listener.local.ip().is_unspecified())
+        });
+    if accepted_by_mptcp {
+        "fell back to TCP: the peer connected without MPTCP (accepted by an MPTCP listener)"
+    } else {
+        "never MPTCP: the program opened it as plain TCP (not under the library, or its mode \
+         kept TCP there)"
+    }
 }
 
 fn mptcp_connection(pid: u32, fd: u32, socket: &DiagSocket, tcp: &[DiagSocket]) -> Connection {
@@ -220,16 +243,9 @@ fn bytes_text(socket: &DiagSocket, mptcp: bool) -> String {
 
 fn to_table(target: &str, pids: &[u32], connections: &[Connection]) -> String {
     let mut out = String::new();
-    if pids.is_empty() {
-        out.push_str(&format!("{target}: no processes (not running)\n"));
-    }
     for &pid in pids {
         let own: Vec<&Connection> = connections.iter().filter(|c| c.pid == pid).collect();
         if own.is_empty() {
-            out.push_str(&format!(
-                "PID {pid} {}: no TCP connections or listeners\n",
-                procs::command(pid)
-            ));
             continue;
         }
         out.push_str(&format!("PID {pid} {}\n", procs::command(pid)));
@@ -251,7 +267,7 @@ fn to_table(target: &str, pids: &[u32], connections: &[Connection]) -> String {
                 ));
             }
             if let Some(reason) = connection.reason {
-                out.push_str(&format!("  ({reason})"));
+                out.push_str(&format!("  {reason}"));
             }
             out.push('\n');
             for subflow in &connection.subflows {
@@ -262,6 +278,20 @@ fn to_table(target: &str, pids: &[u32], connections: &[Connection]) -> String {
                     bytes_text(subflow, false)
                 ));
             }
+        }
+    }
+    if out.is_empty() {
+        match pids.first() {
+            None => out.push_str(&format!("{target}: no processes (not running)\n")),
+            Some(&pid) => out.push_str(&format!(
+                "PID {pid} {}: no TCP connections or listeners{}\n",
+                procs::command(pid),
+                if pids.len() > 1 {
+                    " (nor in its other processes)"
+                } else {
+                    ""
+                }
+            )),
         }
     }
     out
