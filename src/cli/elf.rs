@@ -2,12 +2,13 @@
 //! (a dynamically linked glibc program), or why not (Go makes its own sockets, a static program
 //! has no loader, a musl program cannot load our glibc library).
 //!
-//! Only the headers, the program headers and the section-name table are read (object's
-//! `ReadCache` reads ranges on demand), so a large binary costs no more than a small one.
+//! Only the headers, the program headers and the section-name table are read, each in one
+//! piece (object's `ReadCache` reads ranges on demand), so a large binary costs no more than a
+//! small one.
 
 use object::elf::{FileHeader32, FileHeader64};
 use object::read::ReadCache;
-use object::read::elf::{FileHeader, ProgramHeader};
+use object::read::elf::{FileHeader, ProgramHeader, SectionHeader};
 use object::{Endianness, FileKind};
 use std::fs::File;
 use std::path::Path;
@@ -44,10 +45,8 @@ pub fn inspect(path: &Path) -> Program {
 fn inspect_as<H: FileHeader<Endian = Endianness>>(data: &ReadCache<File>) -> Option<Program> {
     let header = H::parse(data).ok()?;
     let endian = header.endian().ok()?;
-    if let Ok(sections) = header.sections(endian, data) {
-        if sections.section_by_name(endian, b".go.buildinfo").is_some() {
-            return Some(Program::Go);
-        }
+    if has_section(header, endian, data, b".go.buildinfo") {
+        return Some(Program::Go);
     }
     let mut interpreter = None;
     for segment in header.program_headers(endian, data).ok()? {
@@ -59,5 +58,32 @@ fn inspect_as<H: FileHeader<Endian = Endianness>>(data: &ReadCache<File>) -> Opt
         None => Program::Static,
         Some(path) if path.windows(6).any(|w| w == b"ld-mus") => Program::Musl,
         Some(_) => Program::Dynamic,
+    })
+}
+
+/// Whether a section is named `name`: the section headers and their name table are read once
+/// each (object's own lookup reads every name separately, two syscalls apiece).
+fn has_section<H: FileHeader<Endian = Endianness>>(
+    header: &H,
+    endian: Endianness,
+    data: &ReadCache<File>,
+    name: &[u8],
+) -> bool {
+    let Ok(sections) = header.section_headers(endian, data) else {
+        return false;
+    };
+    let Ok(index) = header.shstrndx(endian, data) else {
+        return false;
+    };
+    let Some(names) = sections
+        .get(index as usize)
+        .and_then(|table| table.data(endian, data).ok())
+    else {
+        return false;
+    };
+    sections.iter().any(|section| {
+        names
+            .get(section.sh_name(endian) as usize..)
+            .is_some_and(|rest| rest.starts_with(name) && rest.get(name.len()) == Some(&0))
     })
 }
