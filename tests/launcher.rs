@@ -70,6 +70,14 @@ printf '#!/bin/sh\necho ran\n' >"$WORK/script"
 chmod 0644 "$WORK/script"
 W "$WORK/script" 2>"$WORK/err"; fact noexec "$?:$(cat "$WORK/err")"
 W enable web --root "$WORK/missing" 2>"$WORK/err"; fact root_missing "$?:$(head -n 1 "$WORK/err")"
+printf 'echo "no shebang $1"\n' >"$WORK/plain-script"
+chmod +x "$WORK/plain-script"
+fact no_shebang "$(W "$WORK/plain-script" arg)"
+# A blocked signal stays blocked across the launcher, as across a shell's exec.
+fact sigblk "$(MPTCPIZE_LIBRARY="$LIB" python3 -c '
+import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
+os.execv(sys.argv[1], sys.argv[1:])' "$WRAPPER" grep SigBlk /proc/self/status | tr -d '\t ')"
 env MPTCPIZE_LIBRARY="$LIB" "$WRAPPER" sh -c 'echo $$ >"$1"; exec sleep 0.2' _ "$WORK/pid" &
 launched=$!
 wait "$launched"
@@ -101,6 +109,9 @@ fact same_pid "$([ "$(cat "$WORK/pid")" = "$launched" ] && echo yes || echo "no:
         "{run}"
     );
     assert_eq!(run.fact("same_pid"), "yes", "{run}");
+    assert_eq!(run.fact("no_shebang"), "no shebang arg", "{run}");
+    // SIGUSR1 is signal 10: bit 9.
+    assert_eq!(run.fact("sigblk"), "SigBlk:0000000000000200", "{run}");
 }
 
 #[test]

@@ -158,3 +158,56 @@ fn status_names_both_paths_a_fallback_and_plain_tcp() {
     assert_eq!(run.fact("missing_unit"), "1", "{run}");
     assert_eq!(run.fact("no_target"), "2", "{run}");
 }
+
+#[test]
+fn status_of_a_unit_reads_its_control_group() {
+    // systemd does not run in the test namespace: a stand-in `systemctl` answers `show` for
+    // web.service with a control group the test makes and puts an MPTCP server in.
+    let run = in_netns(
+        r#"
+cgroup_root=$(findmnt -n -o TARGET -t cgroup2 | head -n 1)
+group="mptcpize-rs-test-$$"
+mkdir "$cgroup_root/$group" "$cgroup_root/$group/worker"
+remove_group() { # once its last process has gone (killed by cleanup, exiting just after)
+	for _ in $(seq 100); do
+		rmdir "$cgroup_root/$group/worker" "$cgroup_root/$group" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "cannot remove the control group $cgroup_root/$group" >&2
+}
+trap 'cleanup; remove_group' EXIT
+mkdir "$WORK/bin"
+cat >"$WORK/bin/systemctl" <<SH
+#!/bin/sh
+case "\$*" in
+"show -p LoadState -p ControlGroup -- web.service") printf 'LoadState=loaded\nControlGroup=/$group\n' ;;
+*) printf 'LoadState=not-found\nControlGroup=\n' ;;
+esac
+SH
+chmod +x "$WORK/bin/systemctl"
+# The server joins the group before it starts, so every process it makes is in it too.
+sh -c 'echo $$ >"$1"; shift; exec "$@"' _ "$cgroup_root/$group/worker/cgroup.procs" \
+	env MPTCPIZE_LIBRARY="$LIB" "$WRAPPER" timeout 60 python3 -m http.server 8080 --bind 127.0.0.1 \
+	>/dev/null 2>&1 &
+wait_listen 8080
+set +e
+PATH="$WORK/bin:$PATH" W status web >"$WORK/out"; fact unit_status "$?"
+fact unit "$(tr '\n' '|' <"$WORK/out")"
+fact kernel_listeners "$(mptcp_listeners 8080)"
+PATH="$WORK/bin:$PATH" W status other 2>"$WORK/err"; fact missing "$?:$(cat "$WORK/err")"
+"#,
+        &[],
+    );
+    run.assert_success();
+    assert_eq!(run.fact("kernel_listeners"), "1", "{run}");
+    assert_eq!(run.fact("unit_status"), "0", "{run}");
+    assert!(
+        run.fact("unit").contains("MPTCP LISTEN     127.0.0.1:8080"),
+        "{run}"
+    );
+    assert_eq!(
+        run.fact("missing"),
+        "1:mptcpize-rs.sh: other.service: no such unit (not-found)",
+        "{run}"
+    );
+}

@@ -8,6 +8,12 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Where systemd's control groups are, by host layout.
+const CGROUP_ROOTS: [&str; 3] = [
+    "/sys/fs/cgroup",
+    "/sys/fs/cgroup/unified",
+    "/sys/fs/cgroup/systemd",
+];
 /// The deepest control group tree walked for a unit (bounds a hostile tree).
 const MAX_CGROUP_DEPTH: usize = 32;
 
@@ -127,12 +133,14 @@ pub fn unit_processes(unit: &str) -> UnitProcesses {
     }
     let group = field("ControlGroup");
     let mut pids = Vec::new();
-    if !group.is_empty() {
-        collect_cgroup(
-            &Path::new("/sys/fs/cgroup").join(group.trim_start_matches('/')),
-            0,
-            &mut pids,
-        );
+    let relative = group.trim_start_matches('/');
+    // The unified hierarchy (cgroup v2), else a hybrid host's, else the v1 name=systemd one.
+    let found = CGROUP_ROOTS
+        .iter()
+        .map(|root| Path::new(root).join(relative))
+        .find(|dir| dir.join("cgroup.procs").is_file());
+    if let (false, Some(dir)) = (group.is_empty(), found) {
+        collect_cgroup(&dir, 0, &mut pids);
     }
     UnitProcesses::Running(pids)
 }

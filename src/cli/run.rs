@@ -6,12 +6,10 @@ use super::elf::{self, Program};
 use super::environment::{Variables, inherited};
 use super::{Failure, locate, warn};
 use crate::mode::{Mode, godebug_with};
-use std::ffi::{OsStr, OsString};
+use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// A shell's search path when `PATH` is unset.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -28,17 +26,82 @@ pub fn run(options: &Options, program: Vec<OsString>) -> Result<i32, Failure> {
     let library = locate::library()?;
     let preload = reach_warnings(&path, options.mode);
     let variables = Variables::new(options, &inherited, preload.then_some(library.as_os_str()));
-    let mut exec = Command::new(&path);
-    exec.arg0(&command).args(program);
-    for (name, value) in variables.assignments() {
-        exec.env(name, OsStr::from_bytes(&value));
+    let arguments: Vec<OsString> = program.collect();
+    let error = exec(&path, &command, &arguments, &variables.assignments());
+    if error.raw_os_error() == Some(libc::ENOEXEC) {
+        // No `#!` line: a shell script, as execvp(3) and shells run it.
+        let mut shell_arguments = vec![path.clone().into_os_string()];
+        shell_arguments.extend(arguments);
+        let error = exec(
+            Path::new("/bin/sh"),
+            &command,
+            &shell_arguments,
+            &variables.assignments(),
+        );
+        return Err(Failure::Fatal(format!("{shown}: {error}"), CANNOT_RUN));
     }
-    let error = exec.exec();
     let status = match error.raw_os_error() {
         Some(libc::ENOENT) => NOT_FOUND,
         _ => CANNOT_RUN,
     };
     Err(Failure::Fatal(format!("{shown}: {error}"), status))
+}
+
+/// execve(2) of `path` with `argv[0]` = `name`, the environment with `set` applied; returns only
+/// on failure. Unlike std's `Command`, it keeps the inherited signal mask (as a shell's `exec`
+/// does); SIGPIPE, which the Rust runtime ignores, goes back to its default.
+fn exec(
+    path: &Path,
+    name: &OsStr,
+    arguments: &[OsString],
+    set: &[(&'static str, Vec<u8>)],
+) -> std::io::Error {
+    let c_string = |bytes: &[u8]| CString::new(bytes).ok();
+    let invalid = || std::io::Error::from_raw_os_error(libc::EINVAL);
+    let Some(c_path) = c_string(path.as_os_str().as_bytes()) else {
+        return invalid();
+    };
+    let mut argv = Vec::with_capacity(arguments.len() + 1);
+    for argument in std::iter::once(name).chain(arguments.iter().map(OsString::as_os_str)) {
+        match c_string(argument.as_bytes()) {
+            Some(argument) => argv.push(argument),
+            None => return invalid(),
+        }
+    }
+    let mut envp = Vec::new();
+    for (key, value) in std::env::vars_os() {
+        if !set
+            .iter()
+            .any(|(name, _)| key.as_bytes() == name.as_bytes())
+        {
+            envp.extend(c_string(&[key.as_bytes(), b"=", value.as_bytes()].concat()));
+        }
+    }
+    for (name, value) in set {
+        match c_string(&[name.as_bytes(), b"=", value].concat()) {
+            Some(entry) => envp.push(entry),
+            None => return invalid(),
+        }
+    }
+    let pointers = |strings: &[CString]| -> Vec<*const libc::c_char> {
+        strings
+            .iter()
+            .map(|s| s.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect()
+    };
+    let (argv_pointers, envp_pointers) = (pointers(&argv), pointers(&envp));
+    // SAFETY: resetting one signal's disposition to its default has no memory effects.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    // SAFETY: every pointer is a NUL-terminated string owned above, each array NULL-terminated.
+    unsafe {
+        libc::execve(
+            c_path.as_ptr(),
+            argv_pointers.as_ptr(),
+            envp_pointers.as_ptr(),
+        )
+    };
+    std::io::Error::last_os_error()
 }
 
 /// The file a shell would run for `command`, or the message and status it would fail with.

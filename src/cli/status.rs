@@ -96,14 +96,16 @@ fn connections(pids: &[u32]) -> Result<Vec<Connection>, Failure> {
             entry.1.push((pid, fd, inode));
         }
     }
-    let own = procs::netns(std::process::id()).map(|(namespace, _)| namespace);
+    // The namespace this process is in now (it moves from one to the next).
+    let mut current = procs::netns(std::process::id()).map(|(namespace, _)| namespace);
     let mut connections = Vec::new();
     for (namespace, (path, sockets)) in by_namespace {
         if sockets.is_empty() {
             continue;
         }
-        if Some(namespace) != own {
+        if Some(namespace) != current {
             enter(&path)?;
+            current = Some(namespace);
         }
         let dump = |protocol| {
             diag::dump(protocol).map_err(|e| fatal(format!("cannot list sockets (sock_diag): {e}")))
