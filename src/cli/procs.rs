@@ -66,11 +66,15 @@ pub fn command(pid: u32) -> String {
         .unwrap_or_default()
 }
 
-/// `(fd, socket inode)` for each socket the process holds.
-pub fn socket_inodes(pid: u32) -> Vec<(u32, u32)> {
+/// `(fd, socket inode)` for each socket the process holds; an error when its descriptors
+/// cannot be read (another user's process, without root).
+pub fn socket_inodes(pid: u32) -> std::io::Result<Vec<(u32, u32)>> {
     let mut sockets = Vec::new();
-    let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return sockets;
+    let entries = match fs::read_dir(format!("/proc/{pid}/fd")) {
+        Ok(entries) => entries,
+        // Gone since it was listed: nothing to show.
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(sockets),
+        Err(error) => return Err(error),
     };
     for entry in entries.flatten() {
         let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
@@ -89,7 +93,7 @@ pub fn socket_inodes(pid: u32) -> Vec<(u32, u32)> {
         }
     }
     sockets.sort_unstable();
-    sockets
+    Ok(sockets)
 }
 
 /// The network namespace's identity (its inode), and a path that enters it.

@@ -8,7 +8,7 @@
 
 use super::diag::{self, DiagSocket, u32_at, u64_at};
 use super::procs::{self, UnitProcesses};
-use super::{Failure, fatal};
+use super::{Failure, fatal, warn};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -49,7 +49,20 @@ pub fn status(target: &str, json_output: bool) -> Result<i32, Failure> {
         .into_iter()
         .filter(|&p| p != own)
         .collect();
-    let connections = connections(&pids)?;
+    let (connections, unreadable) = connections(&pids)?;
+    if !unreadable.is_empty() {
+        let shown: Vec<String> = unreadable.iter().take(5).map(u32::to_string).collect();
+        let more = if unreadable.len() > 5 { ", …" } else { "" };
+        let message = format!(
+            "cannot read the descriptors of {} process(es) (PID {}{more}): run as root",
+            unreadable.len(),
+            shown.join(", ")
+        );
+        if unreadable.len() == pids.len() {
+            return Err(fatal(message));
+        }
+        warn(&message);
+    }
     if json_output {
         println!("{}", to_json(target, &pids, &connections));
     } else {
@@ -84,17 +97,28 @@ fn processes(target: &str) -> Result<Vec<u32>, Failure> {
     }
 }
 
-/// The TCP and MPTCP sockets of `pids`, namespace by namespace.
-fn connections(pids: &[u32]) -> Result<Vec<Connection>, Failure> {
+/// The TCP and MPTCP sockets of `pids`, namespace by namespace, and the processes whose
+/// descriptors or namespace could not be read (another user's, without root).
+fn connections(pids: &[u32]) -> Result<(Vec<Connection>, Vec<u32>), Failure> {
+    let mut unreadable = Vec::new();
     let mut by_namespace: BTreeMap<u64, NamespaceSockets> = BTreeMap::new();
     for &pid in pids {
+        let sockets = match procs::socket_inodes(pid) {
+            Ok(sockets) if sockets.is_empty() => continue,
+            Ok(sockets) => sockets,
+            Err(_) => {
+                unreadable.push(pid);
+                continue;
+            }
+        };
         let Some((namespace, path)) = procs::netns(pid) else {
+            unreadable.push(pid);
             continue;
         };
         let entry = by_namespace.entry(namespace).or_insert((path, Vec::new()));
-        for (fd, inode) in procs::socket_inodes(pid) {
-            entry.1.push((pid, fd, inode));
-        }
+        entry
+            .1
+            .extend(sockets.into_iter().map(|(fd, inode)| (pid, fd, inode)));
     }
     // The namespace this process is in now (it moves from one to the next).
     let mut current = procs::netns(std::process::id()).map(|(namespace, _)| namespace);
@@ -127,7 +151,7 @@ fn connections(pids: &[u32]) -> Result<Vec<Connection>, Failure> {
             }
         }
     }
-    Ok(connections)
+    Ok((connections, unreadable))
 }
 
 /// Why a plain TCP socket is not MPTCP, as far as the kernel shows: a connection accepted by
