@@ -156,9 +156,11 @@ mod tests {
     #[test]
     fn systemctl_show_escapes_read_back() {
         let mut vars = BTreeMap::new();
-        apply_words(r"LD_PRELOAD=/a.so\ /b.so GODEBUG=x=1", &mut vars);
+        // systemctl show writes a space inside a value as \x20.
+        apply_words(r"LD_PRELOAD=/a.so\x20/b.so GODEBUG=x=1 C=\ c", &mut vars);
         assert_eq!(vars["LD_PRELOAD"], "/a.so /b.so");
         assert_eq!(vars["GODEBUG"], "x=1");
+        assert_eq!(vars["C"], " c");
     }
 
     #[test]
