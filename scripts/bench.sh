@@ -8,17 +8,18 @@
 #
 #   sudo scripts/bench.sh [--quick] [--rounds N] [--iterations N]
 #
-# Then the load cost (callgrind), the throughput of one connection over two shaped veth paths
+# Then the load cost (callgrind), the launcher's cost per run of /bin/true (installed, from this
+# checkout, and Debian's mptcpize run, alternated round by round), the throughput of one connection over two shaped veth paths
 # between two namespaces this script makes (iperf3 plain vs under the library), and failover: a
 # file sent over both paths while path 1 is cut at about 30 % (link down, then a silent nftables
 # blackhole), plain TCP over path 1 as the control.
 set -eu
 cd "$(dirname "$0")/.."
 
-ROUNDS=31 ITERATIONS=20000 SECONDS_PER_RUN=5 THROUGHPUT_ROUNDS=3 FAILOVER_MIB=100
+ROUNDS=31 ITERATIONS=20000 SECONDS_PER_RUN=5 THROUGHPUT_ROUNDS=3 FAILOVER_MIB=100 LAUNCH_RUNS=50
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--quick) ROUNDS=3 ITERATIONS=2000 SECONDS_PER_RUN=2 THROUGHPUT_ROUNDS=1 FAILOVER_MIB=20 ;;
+	--quick) ROUNDS=3 ITERATIONS=2000 SECONDS_PER_RUN=2 THROUGHPUT_ROUNDS=1 FAILOVER_MIB=20 LAUNCH_RUNS=10 ;;
 	--rounds) ROUNDS=${2:?--rounds needs N}; shift ;;
 	--iterations) ITERATIONS=${2:?--iterations needs N}; shift ;;
 	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -31,7 +32,7 @@ case "$ROUNDS$ITERATIONS" in *[!0-9]*) echo "bench.sh: counts must be numbers" >
 
 scripts/test-deps.sh # iperf3, socat, nftables, valgrind, mptcpize, … when missing
 echo "bench.sh: building (cargo build --release)..." >&2
-cargo build --release --quiet --lib --example callbench
+cargo build --release --quiet --lib --bin mptcpize-rs --example callbench
 LIB=$PWD/target/release/libmptcpize_rs.so
 BENCH=$PWD/target/release/examples/callbench
 # The peer: Debian's mptcpize (mptcpd project), its preload library libmptcpwrap.
@@ -109,6 +110,49 @@ echo "| stripped libmptcpize_rs.so / libmptcpwrap.so.0 | $(stat -c %s "$stripped
 rm -f "$stripped"
 INNER
 
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# The launcher's cost per run: /bin/true exec'd directly (the reference), through the launcher
+# in the installed layout (a copy made here), through this checkout's mptcpize-rs.sh (which
+# execs target/release/mptcpize-rs), and through Debian's `mptcpize run`, alternated round by
+# round; each figure is a median of rounds of LAUNCH_RUNS runs.
+installed=$(mktemp -d)
+trap 'rm -rf "$installed"' EXIT
+install -D -m 0755 target/release/mptcpize-rs "$installed/bin/mptcpize-rs"
+install -D -m 0644 "$LIB" "$installed/lib/mptcpize-rs/libmptcpize_rs.so"
+touch target/release/mptcpize-rs "$LIB" # mptcpize-rs.sh must find the build up to date
+launch_variants=(plain installed checkout peer)
+declare -A launch_command=(
+	[plain]="/bin/true"
+	[installed]="$installed/bin/mptcpize-rs /bin/true"
+	[checkout]="$PWD/mptcpize-rs.sh /bin/true"
+	[peer]="mptcpize run /bin/true"
+)
+declare -A launch_times=()
+for round in $(seq "$ROUNDS"); do
+	for variant in "${launch_variants[@]}"; do
+		# shellcheck disable=SC2086 # each command is words without spaces inside them
+		launch_times[$variant]+=" $(env -u MPTCPIZE_LAUNCHER -u LD_PRELOAD python3 scripts/spawn_timer.py "$LAUNCH_RUNS" ${launch_command[$variant]})"
+	done
+	printf '\rlauncher: round %s/%s' "$round" "$ROUNDS" >&2
+done
+printf '\r\033[K' >&2
+declare -A launch_median=()
+for variant in "${launch_variants[@]}"; do
+	# shellcheck disable=SC2086 # one time per word
+	launch_median[$variant]=$(median ${launch_times[$variant]})
+done
+added() { awk -v a="${launch_median[$1]}" -v b="${launch_median[plain]}" 'BEGIN { printf "%+.2f ms", a - b }'; }
+echo
+echo "| launcher: added per run of /bin/true ($ROUNDS rounds × $LAUNCH_RUNS runs, alternated, medians) | added | per run | goal |"
+echo "|---|---|---|---|"
+printf '| plain exec of /bin/true (reference) | | %.2f ms | |\n' "${launch_median[plain]}"
+printf '| mptcpize-rs /bin/true (installed layout) | %s | %.2f ms | ≤ +2 ms |\n' "$(added installed)" "${launch_median[installed]}"
+printf '| mptcpize-rs.sh /bin/true (built checkout) | %s | %.2f ms | ≤ +3 ms |\n' "$(added checkout)" "${launch_median[checkout]}"
+printf '| peer: mptcpize run /bin/true (Debian) | %s | %.2f ms | |\n' "$(added peer)" "${launch_median[peer]}"
+rm -rf "$installed"
+trap - EXIT
+
 # Multipath throughput: two namespaces joined by two veth paths, each shaped to 50 Mbit/s, the
 # client told to open a second subflow over path 2. iperf3 plain vs iperf3 under the library,
 # alternated. Addresses 10.77.x exist only inside these namespaces.
@@ -157,7 +201,6 @@ for round in $(seq "$THROUGHPUT_ROUNDS"); do
 	path1=$((path1 + $(tx_bytes c1) - c1_before)) path2=$((path2 + $(tx_bytes c2) - c2_before))
 done
 printf '\r\033[K' >&2
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 plain_median=$(median "${plain[@]}")
 multipath_median=$(median "${multipath[@]}")
 joins=$(ip netns exec "$client_ns" nstat -asz MPTcpExtMPJoinSynAckRx | awk '$1 == "MPTcpExtMPJoinSynAckRx" { print $2 }')

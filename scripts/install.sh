@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
-# scripts/install.sh: install (or remove) the library, the wrapper and its man page.
+# scripts/install.sh: install (or remove) the library, the launcher and its man page.
 #
-#   [PREFIX=/usr/local] [DESTDIR=] scripts/install.sh [--library FILE] [--uninstall]
+#   [PREFIX=/usr/local] [DESTDIR=] scripts/install.sh [--library FILE] [--launcher FILE] [--uninstall]
 #
-# Installs PREFIX/lib/mptcpize-rs/libmptcpize_rs.so, PREFIX/bin/mptcpize-rs (the wrapper, which
-# finds the library beside it) and PREFIX/share/man/man8/mptcpize-rs.8, under DESTDIR when set
-# (for packaging). Builds the release library first unless --library names one. --uninstall
-# removes exactly those files, and the library's directory when it is left empty.
+# Installs PREFIX/lib/mptcpize-rs/libmptcpize_rs.so, PREFIX/bin/mptcpize-rs (the launcher, which
+# finds the library in ../lib/mptcpize-rs) and PREFIX/share/man/man8/mptcpize-rs.8, under DESTDIR
+# when set (for packaging). Builds what --library / --launcher (or MPTCPIZE_LAUNCHER) do not name.
+# --uninstall removes exactly those files, and the library's directory when it is left empty.
 set -eu
 cd "$(dirname "$0")/.."
 
 PREFIX=${PREFIX:-/usr/local}
 DESTDIR=${DESTDIR:-}
-library="" uninstall=""
+library="" launcher=${MPTCPIZE_LAUNCHER:-} uninstall=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--library)
 		library=${2:?--library needs a FILE}
+		shift 2
+		;;
+	--launcher)
+		launcher=${2:?--launcher needs a FILE}
 		shift 2
 		;;
 	--uninstall)
@@ -53,13 +57,16 @@ if [ -n "$uninstall" ]; then
 	exit 0
 fi
 
-if [ -z "$library" ]; then
-	echo "install.sh: building the library (cargo build --release)..." >&2
-	cargo build --release --lib --quiet
-	library=target/release/libmptcpize_rs.so
+if [ -z "$library" ] || [ -z "$launcher" ]; then
+	echo "install.sh: building the library and the launcher (cargo build --release)..." >&2
+	cargo build --release --quiet
+	library=${library:-target/release/libmptcpize_rs.so}
+	launcher=${launcher:-target/release/mptcpize-rs}
 fi
-[ -f "$library" ] || { echo "install.sh: $library: no such file" >&2; exit 1; }
+for file in "$library" "$launcher"; do
+	[ -f "$file" ] || { echo "install.sh: $file: no such file" >&2; exit 1; }
+done
 install -D -m 0644 "$library" "${installed[0]}"
-install -D -m 0755 mptcpize-rs.sh "${installed[1]}"
+install -D -m 0755 "$launcher" "${installed[1]}"
 install -D -m 0644 docs/mptcpize-rs.8 "${installed[2]}"
 printf 'installed %s\n' "${installed[@]}"

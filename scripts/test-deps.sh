@@ -20,7 +20,7 @@ PACKAGES=(
 	procps          # sysctl
 	coreutils       # timeout, sha256sum
 	diffutils       # cmp
-	binutils        # readelf: the wrapper's static/Go/musl detection
+	binutils        # nm: the launcher must define none of the library's hooks (tests/launcher.rs)
 	gcc             # builds a static test program (with libc6-dev's libc.a)
 	libc6-dev
 	musl-tools      # musl-gcc: a musl program, which the wrapper must run without the library

@@ -28,7 +28,8 @@ bench=$(scripts/bench.sh --quick 2>/dev/null)
 rows=$(printf '%s\n' "$bench" | grep -cE '^\| .* \| [0-9]+\.[0-9]{3} \|' || true)
 if [ "$rows" != 7 ] || ! printf '%s\n' "$bench" | grep -qE '^\| instructions .* \| [0-9]+ \| [0-9]+ \| [0-9]+ \|' ||
 	! printf '%s\n' "$bench" | grep -qE '^\| MP_JOIN [^|]*\| [1-9][0-9]* \|' ||
-	[ "$(printf '%s\n' "$bench" | grep -cE '^\| MPTCP \(library\).* \| yes \| yes \|')" != 2 ]; then
+	[ "$(printf '%s\n' "$bench" | grep -cE '^\| MPTCP \(library\).* \| yes \| yes \|')" != 2 ] ||
+	[ "$(printf '%s\n' "$bench" | grep -cE '^\| [^|]*/bin/true [^|]*\| [+-][0-9]+\.[0-9]{2} ms \| [0-9]+\.[0-9]{2} ms \|')" != 3 ]; then
 	echo "test.sh: bench.sh --quick did not print its figures:" >&2
 	printf '%s\n' "$bench" >&2
 	exit 1

@@ -7,6 +7,7 @@
 //! lookup function) so it is unit-tested as tables; [`mode`] reads the real environment once,
 //! lazily, on the first intercepted call (no code runs at load time).
 
+pub use crate::mode::{Mode, ModeValue, godebug_mptcp, parse_mode};
 use crate::{events, logging, sys};
 use once_cell::race::OnceBox;
 use std::cell::Cell;
@@ -27,21 +28,6 @@ pub const GODEBUG: &CStr = c"GODEBUG";
 const ACCEPTED_MODES: &str = "default, 0/off, 1/on, 2/listen, 3/connect, force";
 /// How much of a bad value a warning repeats (values can be megabytes long).
 const SHOWN_VALUE_CHARS: usize = 40;
-
-/// What the library does with TCP stream sockets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Every call passes straight through.
-    Off,
-    /// MPTCP, falling back to TCP where it cannot be had.
-    On,
-    /// MPTCP for listening sockets only (decided at `listen()`); outgoing connections stay TCP.
-    Listen,
-    /// MPTCP for outgoing connections only; listening sockets are switched back to TCP.
-    Connect,
-    /// MPTCP with no fallback: `socket()` fails with the kernel's errno.
-    Force,
-}
 
 /// Where the mode came from, for the start-up debug line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,11 +77,8 @@ impl Config {
             }
             // Unset, empty or `default`: Go's setting, else on.
             ModeValue::Unset => match lookup(GODEBUG).as_deref().and_then(godebug_mptcp) {
-                Some(value) => match parse_mode(value) {
-                    // Go's values are the digits 0-3; `force` is ours alone.
-                    ModeValue::Set(mode) if value.iter().all(u8::is_ascii_digit) => {
-                        (mode, Origin::Godebug)
-                    }
+                Some(value) => match crate::mode::parse_go_mode(value) {
+                    ModeValue::Set(mode) => (mode, Origin::Godebug),
                     _ => {
                         warnings.push(invalid_value(c"GODEBUG multipathtcp", value));
                         (Mode::Off, Origin::Invalid)
@@ -123,45 +106,6 @@ impl Config {
             warnings,
         }
     }
-}
-
-/// What one mode value says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ModeValue {
-    /// No opinion: empty, whitespace or `default`.
-    Unset,
-    Set(Mode),
-    /// Not an accepted value.
-    Invalid,
-}
-
-/// Parses a mode value. ASCII case and surrounding whitespace are forgiven.
-pub fn parse_mode(value: &[u8]) -> ModeValue {
-    let value = value.trim_ascii();
-    let is = |word: &str| value.eq_ignore_ascii_case(word.as_bytes());
-    if value.is_empty() || is("default") {
-        ModeValue::Unset
-    } else if is("0") || is("off") {
-        ModeValue::Set(Mode::Off)
-    } else if is("1") || is("on") {
-        ModeValue::Set(Mode::On)
-    } else if is("2") || is("listen") {
-        ModeValue::Set(Mode::Listen)
-    } else if is("3") || is("connect") {
-        ModeValue::Set(Mode::Connect)
-    } else if is("force") {
-        ModeValue::Set(Mode::Force)
-    } else {
-        ModeValue::Invalid
-    }
-}
-
-/// The value of the last `multipathtcp=` entry in a `GODEBUG` list (Go lets the last one win).
-pub fn godebug_mptcp(godebug: &[u8]) -> Option<&[u8]> {
-    godebug
-        .split(|&b| b == b',')
-        .filter_map(|entry| entry.strip_prefix(b"multipathtcp="))
-        .next_back()
 }
 
 /// The one line that reports an invalid value, naming the variable and the accepted values.

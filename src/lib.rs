@@ -12,6 +12,7 @@
 //! - [`rewrite`]: what one `socket()` call does (decide, try MPTCP, fall back);
 //! - [`policy`]: the pure decision of which calls to rewrite;
 //! - [`config`]: environment → [`config::Config`], read once per process;
+//! - [`mode`]: mode names and `GODEBUG` rules, shared with the launcher (pure code);
 //! - [`fallback`]: errno classification and the per-family availability memory;
 //! - [`sockopt`]: the socket-option fallback (an option MPTCP refuses → TCP socket);
 //! - [`direction`]: the `listen`/`connect` modes, decided at `listen()`;
@@ -29,6 +30,7 @@ pub mod fallback;
 #[cfg(not(test))]
 pub mod hooks;
 pub mod logging;
+pub mod mode;
 pub mod policy;
 pub mod rewrite;
 pub mod sockopt;

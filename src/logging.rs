@@ -23,14 +23,38 @@ use std::path::{Path, PathBuf};
 /// The filter when `MPTCPIZE_LOG` is unset: real warnings only.
 const DEFAULT_FILTER: &str = "warn";
 
+/// Whether every directive of a filter can select some of our lines: a level (`debug`), or a
+/// target of ours (`mptcpize_rs::rewrite=debug`). env_logger takes any other word as a target
+/// (`verbose`, `yes`), which would silently log nothing; such a filter is reported instead.
+fn names_ours(spec: &str) -> bool {
+    let directives = spec.split('/').next().unwrap_or_default();
+    directives
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .all(|directive| match directive.split_once('=') {
+            Some((target, level)) => {
+                target.trim().starts_with("mptcpize_rs")
+                    && level.trim().parse::<log::LevelFilter>().is_ok()
+            }
+            None => {
+                directive.parse::<log::LevelFilter>().is_ok()
+                    || directive.starts_with("mptcpize_rs")
+            }
+        })
+}
+
 /// Installs our logger for this process (the first call wins; later calls do nothing).
 pub fn init(config: &Config) {
     let mut problems = Vec::new();
     let filter = match config.log_filter.as_deref() {
-        Some(spec) if env_filter::Builder::new().try_parse(spec).is_ok() => spec,
+        Some(spec) if env_filter::Builder::new().try_parse(spec).is_ok() && names_ours(spec) => {
+            spec
+        }
         Some(spec) => {
             problems.push(format!(
-                "invalid MPTCPIZE_LOG={spec:?} (env_logger syntax, e.g. debug); using {DEFAULT_FILTER}"
+                "invalid MPTCPIZE_LOG={spec:?} (a level such as debug, or \
+                 mptcpize_rs::MODULE=LEVEL); using {DEFAULT_FILTER}"
             ));
             DEFAULT_FILTER
         }
@@ -149,5 +173,33 @@ impl LogFile {
             }
         }
         write_once(self.fd, line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_ours;
+
+    #[test]
+    fn filters_that_select_nothing_of_ours_are_refused() {
+        for good in [
+            "debug",
+            "WARN",
+            "off",
+            "mptcpize_rs=trace",
+            "info,mptcpize_rs::rewrite=debug",
+            "debug/socket",
+        ] {
+            assert!(names_ours(good), "{good}");
+        }
+        for bad in [
+            "verbose",
+            "yes",
+            "debug,bogus",
+            "other=debug",
+            "mptcpize_rs=loud",
+        ] {
+            assert!(!names_ours(bad), "{bad}");
+        }
     }
 }

@@ -52,8 +52,10 @@ fact log "$(W -d --log-file rel.log sh -c 'printf "%s|%s" "$MPTCPIZE_LOG" "$MPTC
     run.assert_success();
     let lib = built().library.canonicalize().unwrap();
     let lib = lib.display();
-    assert_eq!(run.fact("plain"), format!("{lib}|unset|multipathtcp=1"));
-    let kept = format!("/nonexistent/libother.so:{lib}|unset|multipathtcp=1");
+    // MPTCPIZE is always set explicitly (issue 10), so the library's start-up line names the
+    // mode's real origin instead of "from Godebug".
+    assert_eq!(run.fact("plain"), format!("{lib}|on|multipathtcp=1"));
+    let kept = format!("/nonexistent/libother.so:{lib}|on|multipathtcp=1");
     assert_eq!(
         run.fact("kept"),
         kept,
@@ -66,7 +68,7 @@ fact log "$(W -d --log-file rel.log sh -c 'printf "%s|%s" "$MPTCPIZE_LOG" "$MPTC
     );
     assert_eq!(
         run.fact("inherited_godebug"),
-        format!("{lib}|unset|multipathtcp=0")
+        format!("{lib}|off|multipathtcp=0")
     );
     assert_eq!(
         run.fact("inherited_mode"),
@@ -155,6 +157,9 @@ fact env_systemd "$(W env --systemd | tr '\n' ' ')"
     );
     assert_eq!(
         run.fact("env_systemd"),
-        format!("Environment=\"LD_PRELOAD={lib}\" Environment=\"GODEBUG=multipathtcp=1\" ")
+        format!(
+            "Environment=\"LD_PRELOAD={lib}\" Environment=\"MPTCPIZE=on\" \
+             Environment=\"GODEBUG=multipathtcp=1\" "
+        )
     );
 }

@@ -95,7 +95,7 @@ impl std::fmt::Display for Run {
 }
 
 /// Runs `script` with bash in a fresh network namespace, `tests/support.sh` sourced first, and
-/// `vars` plus `LIB`, `EXAMPLES`, `WRAPPER`, `HELPERS` in its environment. Never sets `LD_PRELOAD` itself.
+/// `vars` plus `LIB`, `EXAMPLES`, `WRAPPER`, `HELPERS`, `MPTCPIZE_LAUNCHER` in its environment. Never sets `LD_PRELOAD` itself.
 pub fn in_netns(script: &str, vars: &[(&str, &str)]) -> Run {
     let built = built();
     let support = built.repo.join("tests/support.sh");
@@ -115,6 +115,8 @@ pub fn in_netns(script: &str, vars: &[(&str, &str)]) -> Run {
         .env("LIB", &built.library)
         .env("EXAMPLES", &built.examples)
         .env("WRAPPER", built.repo.join("mptcpize-rs.sh"))
+        // The launcher cargo test built: the wrapper and install.sh use it, never building one.
+        .env("MPTCPIZE_LAUNCHER", env!("CARGO_BIN_EXE_mptcpize-rs"))
         .env("HELPERS", built.repo.join("tests/helpers"))
         // The test's own environment must not leak a setting into the programs under test.
         .env_remove("LD_PRELOAD")

@@ -1,0 +1,190 @@
+//! The variables a program runs with: `LD_PRELOAD` (ours appended, never twice), `MPTCPIZE` and
+//! `GODEBUG=multipathtcp=N` for the mode, and the log variables. The decisions are pure
+//! functions of the inherited values (unit-tested below); `env` prints them.
+
+use super::args::Options;
+use super::{Failure, LIB_NAME, locate};
+use crate::mode::{Mode, ModeValue, godebug_mptcp, godebug_with, parse_go_mode, parse_mode};
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+/// What to set in a program's environment (`None`: leave that variable as inherited).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Variables {
+    pub ld_preload: Option<Vec<u8>>,
+    pub mptcpize: Option<&'static str>,
+    pub godebug: Option<Vec<u8>>,
+    pub log: Option<&'static str>,
+    pub log_file: Option<OsString>,
+}
+
+impl Variables {
+    /// The variables for `options`, given the inherited values and the library (None: do not
+    /// preload it, e.g. for a musl program).
+    pub fn new(
+        options: &Options,
+        inherited: &dyn Fn(&str) -> Option<Vec<u8>>,
+        library: Option<&OsStr>,
+    ) -> Variables {
+        let mut variables = Variables::default();
+        if let Some(library) = library {
+            let existing = inherited("LD_PRELOAD").unwrap_or_default();
+            variables.ld_preload = Some(preload_with(&existing, library.as_bytes()));
+        }
+        let godebug = inherited("GODEBUG").unwrap_or_default();
+        let mptcpize = inherited("MPTCPIZE").unwrap_or_default();
+        if let Some(mode) = options.mode.or_else(|| inherited_mode(&mptcpize, &godebug)) {
+            variables.mptcpize = Some(mode.name());
+            variables.godebug = Some(godebug_with(&godebug, mode));
+        }
+        if options.debug {
+            variables.log = Some("debug");
+        }
+        variables.log_file = options.log_file.as_ref().map(|file| absolute(file));
+        variables
+    }
+
+    /// `(name, value)` for every variable to set, in the order `env` prints them.
+    pub fn assignments(&self) -> Vec<(&'static str, Vec<u8>)> {
+        let mut list = Vec::new();
+        if let Some(value) = &self.ld_preload {
+            list.push(("LD_PRELOAD", value.clone()));
+        }
+        if let Some(value) = self.mptcpize {
+            list.push(("MPTCPIZE", value.as_bytes().to_vec()));
+        }
+        if let Some(value) = &self.godebug {
+            list.push(("GODEBUG", value.clone()));
+        }
+        if let Some(value) = self.log {
+            list.push(("MPTCPIZE_LOG", value.as_bytes().to_vec()));
+        }
+        if let Some(value) = &self.log_file {
+            list.push(("MPTCPIZE_LOG_FILE", value.as_bytes().to_vec()));
+        }
+        list
+    }
+}
+
+/// The mode an environment already asks for: `MPTCPIZE`, else Go's setting, else on. `None`
+/// when the inherited value is invalid: the library reports it and stays out of the way, so
+/// nothing is changed.
+pub fn inherited_mode(mptcpize: &[u8], godebug: &[u8]) -> Option<Mode> {
+    match parse_mode(mptcpize) {
+        ModeValue::Set(mode) => Some(mode),
+        ModeValue::Invalid => None,
+        ModeValue::Unset => match godebug_mptcp(godebug).map(parse_go_mode) {
+            Some(ModeValue::Set(mode)) => Some(mode),
+            Some(_) => None,
+            None => Some(Mode::On),
+        },
+    }
+}
+
+/// `LD_PRELOAD` with the library appended, unless a copy of it (any directory) is already
+/// there. ld.so separates entries with colons or spaces; both are kept as they are.
+pub fn preload_with(existing: &[u8], library: &[u8]) -> Vec<u8> {
+    let already = existing
+        .split(|&b| b == b':' || b == b' ' || b == b'\t' || b == b'\n')
+        .any(|entry| entry.rsplit(|&b| b == b'/').next() == Some(LIB_NAME.as_bytes()));
+    if already {
+        return existing.to_vec();
+    }
+    if existing.is_empty() {
+        return library.to_vec();
+    }
+    [existing, b":", library].concat()
+}
+
+fn absolute(file: &OsStr) -> OsString {
+    if file.as_bytes().starts_with(b"/") {
+        return file.to_os_string();
+    }
+    match std::env::current_dir() {
+        Ok(dir) => dir.join(file).into_os_string(),
+        Err(_) => file.to_os_string(),
+    }
+}
+
+/// `env`: the lines to export, or with `--systemd` the `Environment=` lines, for the mode
+/// asked (on by default), from a clean slate: they describe the setting, not this shell.
+pub fn print_env(options: &Options) -> Result<i32, Failure> {
+    let library = locate::library()?;
+    let variables = Variables::new(options, &|_| None, Some(library.as_os_str()));
+    let mut out = String::new();
+    for (name, value) in variables.assignments() {
+        let value = String::from_utf8_lossy(&value);
+        if options.systemd {
+            out.push_str(&format!(
+                "Environment=\"{name}={}\"\n",
+                super::unit_file::quote_value(&value)
+            ));
+        } else {
+            out.push_str(&format!("export {name}={}\n", shell_quote(&value)));
+        }
+    }
+    print!("{out}");
+    Ok(0)
+}
+
+/// A word the shell reads back as `value` (bash's `%q` leaves safe words bare).
+pub fn shell_quote(value: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@%^".contains(c);
+    if !value.is_empty() && value.chars().all(safe) {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
+}
+
+/// The process's own value of a variable, as bytes.
+pub fn inherited(name: &str) -> Option<Vec<u8>> {
+    std::env::var_os(name).map(OsString::into_vec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preload_is_appended_once() {
+        let lib = b"/usr/lib/mptcpize-rs/libmptcpize_rs.so";
+        let table: &[(&[u8], &[u8])] = &[
+            (b"", lib),
+            (b"/a.so", b"/a.so:/usr/lib/mptcpize-rs/libmptcpize_rs.so"),
+            (
+                b"/a.so /b.so",
+                b"/a.so /b.so:/usr/lib/mptcpize-rs/libmptcpize_rs.so",
+            ),
+            (b"/x/libmptcpize_rs.so", b"/x/libmptcpize_rs.so"),
+            (b"/a.so /x/libmptcpize_rs.so", b"/a.so /x/libmptcpize_rs.so"),
+        ];
+        for (existing, expected) in table {
+            assert_eq!(preload_with(existing, lib), *expected);
+        }
+    }
+
+    #[test]
+    fn inherited_mode_table() {
+        let table: &[(&[u8], &[u8], Option<Mode>)] = &[
+            (b"", b"", Some(Mode::On)),
+            (b"default", b"multipathtcp=0", Some(Mode::Off)),
+            (b"", b"x=1,multipathtcp=2", Some(Mode::Listen)),
+            (b"Force", b"multipathtcp=0", Some(Mode::Force)),
+            (b"bogus", b"", None),
+            (b"", b"multipathtcp=force", None),
+            (b"", b"multipathtcp=", None),
+        ];
+        for (mptcpize, godebug, expected) in table {
+            assert_eq!(inherited_mode(mptcpize, godebug), *expected);
+        }
+    }
+
+    #[test]
+    fn shell_quote_reads_back() {
+        assert_eq!(shell_quote("/a/b.so"), "/a/b.so");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+}

@@ -1,0 +1,182 @@
+//! `run`: find the program like a shell, say when the library cannot reach it, set the
+//! variables, and `exec` it (same PID; its exit status and signals are its own).
+
+use super::args::Options;
+use super::elf::{self, Program};
+use super::environment::{Variables, inherited};
+use super::{Failure, locate, warn};
+use crate::mode::{Mode, godebug_with};
+use std::ffi::{CString, OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// A shell's search path when `PATH` is unset.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// Exit statuses of a shell that could not run a command.
+const NOT_FOUND: i32 = 127;
+const CANNOT_RUN: i32 = 126;
+
+pub fn run(options: &Options, program: Vec<OsString>) -> Result<i32, Failure> {
+    let mut program = program.into_iter();
+    let command = program.next().unwrap_or_default();
+    let shown = command.to_string_lossy().into_owned();
+    let path = resolve(&command)
+        .map_err(|(message, status)| Failure::Fatal(format!("{shown}: {message}"), status))?;
+    let library = locate::library()?;
+    let preload = reach_warnings(&path, options.mode);
+    let variables = Variables::new(options, &inherited, preload.then_some(library.as_os_str()));
+    let arguments: Vec<OsString> = program.collect();
+    let error = exec(&path, &command, &arguments, &variables.assignments());
+    if error.raw_os_error() == Some(libc::ENOEXEC) {
+        // No `#!` line: a shell script, as execvp(3) and shells run it.
+        let mut shell_arguments = vec![path.clone().into_os_string()];
+        shell_arguments.extend(arguments);
+        let error = exec(
+            Path::new("/bin/sh"),
+            &command,
+            &shell_arguments,
+            &variables.assignments(),
+        );
+        return Err(Failure::Fatal(format!("{shown}: {error}"), CANNOT_RUN));
+    }
+    let status = match error.raw_os_error() {
+        Some(libc::ENOENT) => NOT_FOUND,
+        _ => CANNOT_RUN,
+    };
+    Err(Failure::Fatal(format!("{shown}: {error}"), status))
+}
+
+/// execve(2) of `path` with `argv[0]` = `name`, the environment with `set` applied; returns only
+/// on failure. Unlike std's `Command`, it keeps the inherited signal mask (as a shell's `exec`
+/// does); SIGPIPE, which the Rust runtime ignores, goes back to its default.
+fn exec(
+    path: &Path,
+    name: &OsStr,
+    arguments: &[OsString],
+    set: &[(&'static str, Vec<u8>)],
+) -> std::io::Error {
+    let c_string = |bytes: &[u8]| CString::new(bytes).ok();
+    let invalid = || std::io::Error::from_raw_os_error(libc::EINVAL);
+    let Some(c_path) = c_string(path.as_os_str().as_bytes()) else {
+        return invalid();
+    };
+    let mut argv = Vec::with_capacity(arguments.len() + 1);
+    for argument in std::iter::once(name).chain(arguments.iter().map(OsString::as_os_str)) {
+        match c_string(argument.as_bytes()) {
+            Some(argument) => argv.push(argument),
+            None => return invalid(),
+        }
+    }
+    let mut envp = Vec::new();
+    for (key, value) in std::env::vars_os() {
+        if !set
+            .iter()
+            .any(|(name, _)| key.as_bytes() == name.as_bytes())
+        {
+            envp.extend(c_string(&[key.as_bytes(), b"=", value.as_bytes()].concat()));
+        }
+    }
+    for (name, value) in set {
+        match c_string(&[name.as_bytes(), b"=", value].concat()) {
+            Some(entry) => envp.push(entry),
+            None => return invalid(),
+        }
+    }
+    let pointers = |strings: &[CString]| -> Vec<*const libc::c_char> {
+        strings
+            .iter()
+            .map(|s| s.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect()
+    };
+    let (argv_pointers, envp_pointers) = (pointers(&argv), pointers(&envp));
+    // SAFETY: resetting one signal's disposition to its default has no memory effects.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    // SAFETY: every pointer is a NUL-terminated string owned above, each array NULL-terminated.
+    unsafe {
+        libc::execve(
+            c_path.as_ptr(),
+            argv_pointers.as_ptr(),
+            envp_pointers.as_ptr(),
+        )
+    };
+    std::io::Error::last_os_error()
+}
+
+/// The file a shell would run for `command`, or the message and status it would fail with.
+fn resolve(command: &OsStr) -> Result<PathBuf, (&'static str, i32)> {
+    if command.as_bytes().contains(&b'/') {
+        return check(Path::new(command));
+    }
+    let search = std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into());
+    let mut not_executable = None;
+    for dir in search.as_bytes().split(|&b| b == b':') {
+        let dir = if dir.is_empty() { b"." as &[u8] } else { dir };
+        let candidate = Path::new(OsStr::from_bytes(dir)).join(command);
+        match check(&candidate) {
+            Ok(path) => return Ok(path),
+            Err(failure) if failure.1 == CANNOT_RUN && !candidate.is_dir() => {
+                not_executable.get_or_insert(failure);
+            }
+            Err(_) => {}
+        }
+    }
+    Err(not_executable.unwrap_or(("command not found", NOT_FOUND)))
+}
+
+fn check(path: &Path) -> Result<PathBuf, (&'static str, i32)> {
+    let Ok(metadata) = path.metadata() else {
+        return Err(("command not found", NOT_FOUND));
+    };
+    if metadata.is_dir() {
+        return Err(("is a directory", CANNOT_RUN));
+    }
+    if metadata.permissions().mode() & 0o111 == 0 {
+        return Err(("not executable", CANNOT_RUN));
+    }
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| ("command not found", NOT_FOUND))?;
+    // SAFETY: `c_path` is a valid NUL-terminated string for the duration of the call.
+    if unsafe { libc::access(c_path.as_ptr(), libc::X_OK) } != 0 {
+        return Err(("permission denied", CANNOT_RUN));
+    }
+    Ok(path.to_path_buf())
+}
+
+/// One stderr line for each reason the library cannot reach the program; false when the
+/// library must not be preloaded at all (a musl program would fail to load our glibc library).
+fn reach_warnings(path: &Path, mode: Option<Mode>) -> bool {
+    let shown = path.display();
+    if let Ok(metadata) = path.metadata() {
+        if metadata.mode() & (libc::S_ISUID | libc::S_ISGID) != 0 {
+            warn(&format!(
+                "{shown} is setuid/setgid: the loader ignores LD_PRELOAD for it (unless the \
+                 library is in /etc/ld.so.preload)"
+            ));
+        }
+    }
+    match elf::inspect(path) {
+        Program::Go => {
+            let godebug = godebug_with(b"", mode.unwrap_or(Mode::On));
+            warn(&format!(
+                "{shown} is a Go program: Go makes its own sockets and follows GODEBUG={}, not \
+                 the library (Go >= 1.21; listen/connect need Go >= 1.24)",
+                String::from_utf8_lossy(&godebug)
+            ));
+        }
+        Program::Static => warn(&format!(
+            "{shown} is statically linked: the library cannot reach it (use a dynamically \
+             linked build)"
+        )),
+        Program::Musl => {
+            warn(&format!(
+                "{shown} is a musl program: the library is built for glibc and cannot load \
+                 there; running it without MPTCP"
+            ));
+            return false;
+        }
+        Program::Dynamic | Program::NotElf => {}
+    }
+    true
+}

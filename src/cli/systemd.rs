@@ -1,0 +1,274 @@
+//! `enable` and `disable`: our own drop-in, `/etc/systemd/system/UNIT.d/50-mptcpize-rs.conf`,
+//! written atomically (a temporary file renamed over it) and removed alone; the vendor unit and
+//! every other drop-in are never touched.
+//!
+//! The unit's own `LD_PRELOAD` and `GODEBUG` are merged into ours (ours appended, its value
+//! kept). On the running system systemd is asked (`systemctl show -p Environment`), so the
+//! answer is the one it will use; under `--root` (or without a running systemd) the unit's
+//! files are read the way systemd reads them (`unit_file`).
+
+use super::args::Options;
+use super::environment::Variables;
+use super::unit_file::{apply_words, environment_of, quote_value};
+use super::{DROPIN_NAME, Failure, fatal, locate, warn};
+use crate::mode::Mode;
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where unit files live, highest priority first (as systemd searches them).
+const UNIT_DIRS: [&str; 4] = [
+    "etc/systemd/system",
+    "run/systemd/system",
+    "usr/lib/systemd/system",
+    "lib/systemd/system",
+];
+/// Unit types that run no program the library can reach.
+const NOT_SERVICES: [&str; 10] = [
+    ".socket",
+    ".device",
+    ".mount",
+    ".automount",
+    ".swap",
+    ".target",
+    ".path",
+    ".timer",
+    ".slice",
+    ".scope",
+];
+
+/// Checks a unit name against systemd's rules; `.service` is added when it has no suffix.
+pub fn unit_name(unit: &str) -> Result<String, Failure> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || ":_.@\\-".contains(c);
+    if unit.is_empty() || !unit.chars().all(allowed) || unit.starts_with(['.', '-']) {
+        return Err(Failure::Fatal(
+            format!(
+                "invalid unit name '{unit}' (letters, digits and :_.@\\- only; no paths, spaces \
+                 or shell characters)"
+            ),
+            2,
+        ));
+    }
+    if unit.len() > 255 {
+        return Err(Failure::Fatal(
+            "invalid unit name: longer than 255 characters".into(),
+            2,
+        ));
+    }
+    if unit.ends_with(".service") {
+        return Ok(unit.to_string());
+    }
+    if NOT_SERVICES.iter().any(|suffix| unit.ends_with(suffix)) {
+        return Err(Failure::Fatal(
+            format!("{unit} is not a service: only services run programs the library can reach"),
+            2,
+        ));
+    }
+    Ok(format!("{unit}.service"))
+}
+
+fn root_of(options: &Options) -> PathBuf {
+    options.root.clone().unwrap_or_else(|| PathBuf::from("/"))
+}
+
+fn on_running_system(options: &Options) -> bool {
+    options
+        .root
+        .as_deref()
+        .is_none_or(|root| root == Path::new("/"))
+        && Path::new("/run/systemd/system").is_dir()
+}
+
+fn dropin_dir(root: &Path, unit: &str) -> PathBuf {
+    root.join("etc/systemd/system").join(format!("{unit}.d"))
+}
+
+pub fn enable(unit: &str, options: &Options) -> Result<i32, Failure> {
+    let unit = unit_name(unit)?;
+    let library = locate::library()?;
+    let existing = unit_environment(&unit, options);
+    let existing_preload = existing.get("LD_PRELOAD").cloned().unwrap_or_default();
+    let existing_godebug = existing.get("GODEBUG").cloned().unwrap_or_default();
+    let wanted = Options {
+        mode: Some(options.mode.unwrap_or(Mode::On)),
+        ..Options::default()
+    };
+    let inherited = |name: &str| match name {
+        "LD_PRELOAD" => Some(existing_preload.clone().into_bytes()),
+        "GODEBUG" => Some(existing_godebug.clone().into_bytes()),
+        _ => None,
+    };
+    let variables = Variables::new(&wanted, &inherited, Some(library.as_os_str()));
+    let text = |v: &Option<Vec<u8>>| {
+        String::from_utf8_lossy(v.as_deref().unwrap_or_default()).into_owned()
+    };
+    let (preload, mode, godebug) = (
+        text(&variables.ld_preload),
+        variables.mptcpize.unwrap_or("on"),
+        text(&variables.godebug),
+    );
+    if !existing_preload.is_empty() {
+        warn(&format!(
+            "{unit} already sets LD_PRELOAD={existing_preload}; the drop-in sets LD_PRELOAD={preload}"
+        ));
+    }
+    if !existing_godebug.is_empty() {
+        warn(&format!(
+            "{unit} already sets GODEBUG={existing_godebug}; the drop-in sets GODEBUG={godebug}"
+        ));
+    }
+    let dir = dropin_dir(&root_of(options), &unit);
+    let contents = format!(
+        "# Written by mptcpize-rs enable: runs {unit} with Multipath TCP.\n\
+         # Remove it with: mptcpize-rs disable {unit}\n\
+         [Service]\n\
+         Environment=\"LD_PRELOAD={}\" \"MPTCPIZE={mode}\" \"GODEBUG={}\"\n",
+        quote_value(&preload),
+        quote_value(&godebug)
+    );
+    write_atomically(&dir, DROPIN_NAME, contents.as_bytes())
+        .map_err(|e| fatal(format!("cannot write {}/{DROPIN_NAME}: {e}", dir.display())))?;
+    println!("wrote {}/{DROPIN_NAME} (mode {mode})", dir.display());
+    reload_systemd(options);
+    println!("restart the unit to apply it: systemctl restart {unit}");
+    Ok(0)
+}
+
+pub fn disable(unit: &str, options: &Options) -> Result<i32, Failure> {
+    let unit = unit_name(unit)?;
+    let dir = dropin_dir(&root_of(options), &unit);
+    let dropin = dir.join(DROPIN_NAME);
+    if !dropin.is_file() {
+        println!(
+            "{unit}: no mptcpize-rs drop-in ({}): nothing to do",
+            dropin.display()
+        );
+        return Ok(0);
+    }
+    fs::remove_file(&dropin).map_err(|e| fatal(format!("{}: {e}", dropin.display())))?;
+    let _ = fs::remove_dir(&dir); // only when nothing else is in it
+    println!("removed {}", dropin.display());
+    reload_systemd(options);
+    println!("restart the unit to apply it: systemctl restart {unit}");
+    Ok(0)
+}
+
+/// The variables the unit sets itself (our own drop-in excluded).
+fn unit_environment(unit: &str, options: &Options) -> BTreeMap<String, String> {
+    if on_running_system(options) {
+        if let Some(variables) = environment_from_systemd(unit) {
+            return variables;
+        }
+    }
+    environment_of(&unit_files(&root_of(options), unit))
+}
+
+/// systemd's own answer, with our drop-in's assignments left out (we are replacing them).
+fn environment_from_systemd(unit: &str) -> Option<BTreeMap<String, String>> {
+    let output = Command::new("systemctl")
+        .args(["show", "-p", "Environment", "-p", "DropInPaths", "--", unit])
+        .output()
+        .ok()
+        .filter(|output| output.status.success())?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut variables = BTreeMap::new();
+    let mut ours_loaded = false;
+    for line in text.lines() {
+        if let Some(value) = line.strip_prefix("Environment=") {
+            apply_words(value, &mut variables);
+        } else if let Some(paths) = line.strip_prefix("DropInPaths=") {
+            ours_loaded = paths.split_whitespace().any(|p| p.ends_with(DROPIN_NAME));
+        }
+    }
+    if ours_loaded {
+        // Our previous drop-in is part of systemd's answer: read the files instead, without it.
+        return None;
+    }
+    Some(variables)
+}
+
+/// The texts of the unit's file (the highest-priority one) and its drop-ins (sorted by name, a
+/// name in a higher-priority directory hiding the same name below), ours left out.
+fn unit_files(root: &Path, unit: &str) -> Vec<String> {
+    let template = unit.split_once('@').and_then(|(prefix, rest)| {
+        rest.rsplit_once('.')
+            .map(|(_, suffix)| format!("{prefix}@.{suffix}"))
+    });
+    let names: Vec<&str> = std::iter::once(unit).chain(template.as_deref()).collect();
+    let mut texts = Vec::new();
+    'main: for name in &names {
+        for dir in UNIT_DIRS {
+            if let Ok(text) = fs::read_to_string(root.join(dir).join(name)) {
+                texts.push(text);
+                break 'main;
+            }
+        }
+    }
+    let mut dropins: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for name in names.iter().rev() {
+        for dir in UNIT_DIRS.iter().rev() {
+            let Ok(entries) = fs::read_dir(root.join(dir).join(format!("{name}.d"))) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let file = entry.file_name().to_string_lossy().into_owned();
+                if file.ends_with(".conf") && file != DROPIN_NAME {
+                    dropins.insert(file, entry.path());
+                }
+            }
+        }
+    }
+    texts.extend(
+        dropins
+            .values()
+            .filter_map(|path| fs::read_to_string(path).ok()),
+    );
+    texts
+}
+
+/// Writes `dir/name` so that readers see the old file or the new one, never a part.
+fn write_atomically(dir: &Path, name: &str, contents: &[u8]) -> std::io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let temporary = dir.join(format!(".{name}.{}", std::process::id()));
+    let written = (|| {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&temporary)?;
+        // 0644 whatever the umask: systemd and other users read drop-ins.
+        file.set_permissions(fs::Permissions::from_mode(0o644))?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        fs::rename(&temporary, dir.join(name))
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    written
+}
+
+/// daemon-reload when systemd runs this host and we act on its own tree; otherwise say so.
+fn reload_systemd(options: &Options) {
+    if let Some(root) = options.root.as_deref().filter(|r| *r != Path::new("/")) {
+        println!(
+            "not reloading systemd: --root {} is not the running system",
+            root.display()
+        );
+    } else if Path::new("/run/systemd/system").is_dir() {
+        let reloaded = Command::new("systemctl")
+            .arg("daemon-reload")
+            .status()
+            .is_ok_and(|s| s.success());
+        if reloaded {
+            println!("systemd reloaded");
+        } else {
+            warn("systemctl daemon-reload failed");
+        }
+    } else {
+        println!("not reloading systemd: it is not running here");
+    }
+}

@@ -1,0 +1,255 @@
+//! The launcher itself: it contains none of the library's hooks, runs the program in its own
+//! PID, and the fixes of issue 10 — a library path ld.so would split is refused, a file without
+//! execute bits is "not executable", `--root` must name a directory, a filter that selects none
+//! of our lines is reported once, `check` works with a log file exported, `enable` reads
+//! `Environment=` as systemd does, and `-d` shows the mode's true origin. Also the entry-point
+//! script finding a launcher installed beside it.
+
+mod common;
+use common::{built, in_netns};
+use std::process::Command;
+
+/// Symbols the library exports into host programs; the launcher must define none of them, or
+/// its own calls would go through them.
+const HOOKS: [&str; 10] = [
+    "socket",
+    "setsockopt",
+    "listen",
+    "connect",
+    "close",
+    "dup2",
+    "dup3",
+    "close_range",
+    "sendmsg",
+    "accept",
+];
+
+#[test]
+fn the_launcher_contains_none_of_the_hooks() {
+    let launcher = env!("CARGO_BIN_EXE_mptcpize-rs");
+    for dynamic in [false, true] {
+        let mut nm = Command::new("nm");
+        nm.arg("--defined-only");
+        if dynamic {
+            nm.arg("-D");
+        }
+        let output = nm.arg(launcher).output().expect("nm (binutils)");
+        assert!(output.status.success(), "nm {launcher}: {output:?}");
+        let symbols = String::from_utf8_lossy(&output.stdout);
+        for line in symbols.lines() {
+            let name = line.split_whitespace().last().unwrap_or_default();
+            let name = name.split('@').next().unwrap_or_default();
+            assert!(!HOOKS.contains(&name), "{launcher} defines {line}");
+        }
+    }
+    // And the library does export them (the check above would be empty otherwise).
+    let output = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(built().library)
+        .output()
+        .expect("nm");
+    let symbols = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        symbols.lines().any(|l| l.ends_with(" T socket")),
+        "{symbols}"
+    );
+}
+
+#[test]
+fn run_refuses_what_would_fail_silently_and_keeps_the_pid() {
+    let run = in_netns(
+        r#"
+set +e
+for dir in "with space" "with:colon"; do
+	mkdir -p "$WORK/$dir"
+	cp "$LIB" "$WORK/$dir/libmptcpize_rs.so"
+	MPTCPIZE_LIBRARY="$WORK/$dir/libmptcpize_rs.so" "$WRAPPER" true 2>"$WORK/err"
+	fact "path[$dir]" "$?:$(cat "$WORK/err")"
+done
+printf '#!/bin/sh\necho ran\n' >"$WORK/script"
+chmod 0644 "$WORK/script"
+W "$WORK/script" 2>"$WORK/err"; fact noexec "$?:$(cat "$WORK/err")"
+W enable web --root "$WORK/missing" 2>"$WORK/err"; fact root_missing "$?:$(head -n 1 "$WORK/err")"
+printf 'echo "no shebang $1"\n' >"$WORK/plain-script"
+chmod +x "$WORK/plain-script"
+fact no_shebang "$(W "$WORK/plain-script" arg)"
+# A blocked signal stays blocked across the launcher, as across a shell's exec.
+fact sigblk "$(MPTCPIZE_LIBRARY="$LIB" python3 -c '
+import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
+os.execv(sys.argv[1], sys.argv[1:])' "$WRAPPER" grep SigBlk /proc/self/status | tr -d '\t ')"
+env MPTCPIZE_LIBRARY="$LIB" "$WRAPPER" sh -c 'echo $$ >"$1"; exec sleep 0.2' _ "$WORK/pid" &
+launched=$!
+wait "$launched"
+fact same_pid "$([ "$(cat "$WORK/pid")" = "$launched" ] && echo yes || echo "no: $launched $(cat "$WORK/pid")")"
+"#,
+        &[],
+    );
+    run.assert_success();
+    let space = run.fact("path[with space]");
+    assert!(
+        space.starts_with("1:mptcpize-rs.sh: the library's path ")
+            && space.contains("contains a space: LD_PRELOAD cannot name it"),
+        "{run}"
+    );
+    let colon = run.fact("path[with:colon]");
+    assert!(
+        colon.starts_with("1:") && colon.contains("contains a colon"),
+        "{run}"
+    );
+    let noexec = run.fact("noexec");
+    assert!(
+        noexec.starts_with("126:mptcpize-rs.sh: ") && noexec.ends_with("/script: not executable"),
+        "{run}"
+    );
+    let root = run.fact("root_missing");
+    assert!(
+        root.starts_with("2:mptcpize-rs.sh: --root ")
+            && root.ends_with("/missing: no such directory"),
+        "{run}"
+    );
+    assert_eq!(run.fact("same_pid"), "yes", "{run}");
+    assert_eq!(run.fact("no_shebang"), "no shebang arg", "{run}");
+    // SIGUSR1 is signal 10: bit 9.
+    assert_eq!(run.fact("sigblk"), "SigBlk:0000000000000200", "{run}");
+}
+
+#[test]
+fn the_library_reports_a_filter_that_logs_nothing_and_the_true_mode_origin() {
+    // Each program makes three TCP sockets; the library sets itself up once per process.
+    let run = in_netns(
+        r#"
+sockets='import socket
+for _ in range(3): socket.socket().close()'
+MPTCPIZE_LOG=verbose W python3 -c "$sockets" 2>"$WORK/err"
+fact invalid_log "$(grep -c 'invalid MPTCPIZE_LOG="verbose"' "$WORK/err")"
+MPTCPIZE_LOG=debug W python3 -c "$sockets" 2>"$WORK/err"
+fact valid_log "$(grep -c 'invalid MPTCPIZE_LOG' "$WORK/err" || true)"
+W -d python3 -c "$sockets" 2>"$WORK/err"
+fact origin "$(grep -o 'mode On (from [A-Za-z]*)' "$WORK/err")"
+fact mptcp_sockets "$(grep -c -- '-> MPTCP' "$WORK/err")"
+W -m off -d python3 -c "$sockets" 2>"$WORK/err"
+fact off_origin "$(grep -o 'mode Off (from [A-Za-z]*)' "$WORK/err")"
+fact off_mptcp_sockets "$(grep -c -- '-> MPTCP' "$WORK/err" || true)"
+"#,
+        &[],
+    );
+    run.assert_success();
+    assert_eq!(run.fact("invalid_log"), "1", "warned once: {run}");
+    assert_eq!(run.fact("valid_log"), "0", "{run}");
+    assert_eq!(run.fact("origin"), "mode On (from Mptcpize)", "{run}");
+    assert_eq!(run.fact("mptcp_sockets"), "3", "{run}");
+    assert_eq!(run.fact("off_origin"), "mode Off (from Mptcpize)", "{run}");
+    assert_eq!(run.fact("off_mptcp_sockets"), "0", "{run}");
+}
+
+#[test]
+fn check_probes_mptcp_itself_even_with_a_log_file_exported() {
+    let run = in_netns(
+        r#"
+set +e
+MPTCPIZE_LOG_FILE="$WORK/log" MPTCPIZE_LOG=debug W check >"$WORK/out"; fact on_status "$?"
+fact on_socket "$(grep '^MPTCP socket' "$WORK/out")"
+sysctl -qw net.mptcp.enabled=0
+MPTCPIZE_LOG_FILE="$WORK/log" W check >"$WORK/out"; fact off_status "$?"
+fact off_socket "$(grep '^MPTCP socket' "$WORK/out")"
+# The kernel's own answer, for comparison.
+fact kernel_off "$(python3 -c 'import socket
+try: socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262); print("yes")
+except OSError as e: print(e.errno)')"
+"#,
+        &[],
+    );
+    run.assert_success();
+    assert_eq!(run.fact("on_status"), "0", "{run}");
+    assert_eq!(run.fact("on_socket"), "MPTCP socket: yes", "{run}");
+    assert_eq!(run.fact("kernel_off"), "92", "ENOPROTOOPT: {run}");
+    assert_eq!(run.fact("off_status"), "1", "{run}");
+    assert_eq!(
+        run.fact("off_socket"),
+        "MPTCP socket: no (ENOPROTOOPT)",
+        "{run}"
+    );
+}
+
+#[test]
+fn enable_reads_environment_lines_as_systemd_does() {
+    let run = in_netns(
+        r#"
+root="$WORK/root"
+mkdir -p "$root/usr/lib/systemd/system" "$root/etc/systemd/system/app.service.d"
+printf '[Service]\nExecStart=/bin/true\nEnvironment="LD_PRELOAD=/opt/a.so /opt/b.so" PORT=80 GODEBUG=x=1\n' \
+	>"$root/usr/lib/systemd/system/app.service"
+printf '[Service]\nEnvironment=A=1 "GODEBUG=http2client=0,multipathtcp=0" \\\n  B=2\n' \
+	>"$root/etc/systemd/system/app.service.d/10-local.conf"
+W enable app --root "$root" >/dev/null 2>"$WORK/err"; fact status "$?"
+fact dropin "$(sed -n 's/^Environment=//p' "$root/etc/systemd/system/app.service.d/50-mptcpize-rs.conf")"
+fact warnings "$(tr '\n' '|' <"$WORK/err")"
+# systemd's own reading of the result.
+fact verify "$(SYSTEMD_UNIT_PATH="$root/etc/systemd/system:$root/usr/lib/systemd/system:" \
+	systemd-analyze verify app.service 2>&1; echo "status $?")"
+"#,
+        &[],
+    );
+    run.assert_success();
+    let lib = built().library.canonicalize().unwrap();
+    let lib = lib.display();
+    assert_eq!(run.fact("status"), "0", "{run}");
+    assert_eq!(
+        run.fact("dropin"),
+        format!(
+            "\"LD_PRELOAD=/opt/a.so /opt/b.so:{lib}\" \"MPTCPIZE=on\" \
+             \"GODEBUG=http2client=0,multipathtcp=1\""
+        ),
+        "both libraries kept, the drop-in's GODEBUG wins: {run}"
+    );
+    let warnings = run.fact("warnings");
+    assert!(
+        warnings.contains("app.service already sets LD_PRELOAD=/opt/a.so /opt/b.so;"),
+        "{run}"
+    );
+    assert!(
+        warnings.contains("already sets GODEBUG=http2client=0,multipathtcp=0;"),
+        "{run}"
+    );
+    assert_eq!(run.fact("verify"), "status 0", "{run}");
+}
+
+#[test]
+fn the_script_runs_a_launcher_installed_beside_it() {
+    let run = in_netns(
+        r#"
+set +e
+mkdir -p "$WORK/bin" "$WORK/lib/mptcpize-rs"
+cp "$WRAPPER" "$WORK/bin/mptcpize-rs.sh"
+cp "$MPTCPIZE_LAUNCHER" "$WORK/bin/mptcpize-rs"
+cp "$LIB" "$WORK/lib/mptcpize-rs/libmptcpize_rs.so"
+unset MPTCPIZE_LAUNCHER
+fact preload "$("$WORK/bin/mptcpize-rs.sh" sh -c 'printf %s "$LD_PRELOAD"')"
+"$WORK/bin/mptcpize-rs.sh" no-such-command 2>"$WORK/err"; fact missing "$?:$(cat "$WORK/err")"
+"$WORK/bin/mptcpize-rs" no-such-command 2>"$WORK/err"; fact direct "$?:$(cat "$WORK/err")"
+rm "$WORK/bin/mptcpize-rs"
+"$WORK/bin/mptcpize-rs.sh" true 2>"$WORK/err"; fact alone "$?:$(cat "$WORK/err")"
+"#,
+        &[],
+    );
+    run.assert_success();
+    assert!(
+        run.fact("preload")
+            .ends_with("/lib/mptcpize-rs/libmptcpize_rs.so"),
+        "{run}"
+    );
+    assert_eq!(
+        run.fact("missing"),
+        "127:mptcpize-rs.sh: no-such-command: command not found"
+    );
+    assert_eq!(
+        run.fact("direct"),
+        "127:mptcpize-rs: no-such-command: command not found"
+    );
+    assert!(
+        run.fact("alone")
+            .starts_with("1:mptcpize-rs.sh: cannot find the launcher"),
+        "{run}"
+    );
+}
