@@ -28,7 +28,8 @@ plain TCP wherever MPTCP cannot be had.
   env                 print the variables that enable the library, as shell export lines,
                       or with --systemd as Environment= lines for a unit
   enable UNIT         add a systemd drop-in that runs UNIT under the library
-                      (/etc/systemd/system/UNIT.d/$DROPIN_NAME); restart UNIT to apply
+                      (/etc/systemd/system/UNIT.d/$DROPIN_NAME); restart UNIT to apply;
+                      for NAME.socket (systemd >= 257): SocketProtocol=mptcp in that drop-in
   disable UNIT        remove that drop-in, and nothing else
   check               is MPTCP usable here, and will it use more than one path?
                       (exit 0 when MPTCP sockets can be made, 1 otherwise)
@@ -301,7 +302,8 @@ reach_warnings() {
 }
 
 # Checks a unit name against systemd's rules and prints it with .service appended when it has no
-# suffix. Only services take an Environment= drop-in that matters here.
+# suffix. Only services take an Environment= drop-in that matters here; sockets get their own
+# drop-in (enable_socket_unit).
 unit_name() {
 	local unit=$1
 	case "$unit" in
@@ -311,8 +313,8 @@ unit_name() {
 	esac
 	[ ${#unit} -le 255 ] || fail "invalid unit name: longer than 255 characters" 2
 	case "$unit" in
-	*.service) ;;
-	*.socket | *.device | *.mount | *.automount | *.swap | *.target | *.path | *.timer | *.slice | *.scope)
+	*.service | *.socket) ;;
+	*.device | *.mount | *.automount | *.swap | *.target | *.path | *.timer | *.slice | *.scope)
 		fail "$unit is not a service: only services run programs the library can reach" 2
 		;;
 	*) unit="$unit.service" ;;
@@ -327,8 +329,10 @@ unit_variable() {
 	for dir in "$ROOT/usr/lib/systemd/system" "$ROOT/lib/systemd/system" "$ROOT/run/systemd/system" "$ROOT/etc/systemd/system"; do
 		for file in "$dir/$unit" "$dir/$unit.d"/*.conf; do
 			if [ ! -f "$file" ] || [ "${file##*/}" = "$DROPIN_NAME" ]; then continue; fi
-			grep -E '^[[:space:]]*Environment=' "$file" 2>/dev/null |
-				grep -oE "(^|[\" =])$name=[^\" ]*" | sed "s/^.*$name=//" || true
+			# Each assignment is one word, quotes removed the way systemd does (xargs), so a
+			# quoted value keeps its spaces: "LD_PRELOAD=/x.so /y.so" is both objects.
+			sed -n 's/^[[:space:]]*Environment=//p' "$file" 2>/dev/null |
+				xargs -r -n 1 printf '%s\n' 2>/dev/null | sed -n "s/^$name=//p" || true
 		done
 	done | tail -n 1
 }
@@ -357,6 +361,11 @@ dropin_values() (
 
 cmd_enable() {
 	parse_unit_arguments enable "$@"
+	case "$UNIT" in *.socket)
+		enable_socket_unit "$UNIT"
+		return
+		;;
+	esac
 	local unit=$UNIT library existing_preload existing_godebug preload mode godebug
 	library=$(find_library)
 	existing_preload=$(unit_variable "$unit" LD_PRELOAD)
@@ -387,6 +396,56 @@ cmd_enable() {
 	echo "restart the unit to apply it: systemctl restart $unit"
 }
 
+# --- Socket units: systemd >= 257 makes the listening socket MPTCP itself --------------------
+# A socket-activated service inherits its listening socket, which the library never touches; a
+# [Socket] drop-in with SocketProtocol=mptcp has systemd create it as MPTCP instead. systemd has
+# no fallback: where MPTCP cannot be had (net.mptcp.enabled=0) the socket unit fails to start.
+
+SOCKET_PROTOCOL_SINCE=257 # the systemd release that added SocketProtocol=mptcp
+
+# The major version of this host's systemd (systemctl --version), empty when unknown.
+systemd_version() {
+	command -v systemctl >/dev/null 2>&1 || return 0
+	systemctl --version 2>/dev/null | sed -n '1s/^systemd \([0-9][0-9]*\).*/\1/p'
+}
+
+# How to apply a changed drop-in of unit $1.
+restart_hint() {
+	case "$1" in
+	*.socket) echo "restart the socket to apply it (a running service keeps the old socket): systemctl stop ${1%.socket}.service && systemctl restart $1" ;;
+	*) echo "restart the unit to apply it: systemctl restart $1" ;;
+	esac
+}
+
+# enable NAME.socket: writes the [Socket] drop-in, or refuses before systemd 257.
+enable_socket_unit() {
+	local unit=$1 version dir temporary
+	case "${MODE:-on}" in
+	on | listen | force) ;; # a socket unit's sockets are listeners, and systemd never falls back
+	*) usage_error "$unit: a socket unit only listens: -m on or listen (or: $PROG disable $unit)" ;;
+	esac
+	version=$(systemd_version)
+	if [ -z "$version" ] || [ "$version" -lt "$SOCKET_PROTOCOL_SINCE" ]; then
+		fail "$unit: SocketProtocol=mptcp needs systemd $SOCKET_PROTOCOL_SINCE or newer, this is systemd ${version:-of unknown version}; instead, let ${unit%.socket}.service open its own listener (no socket activation) and run: $PROG enable ${unit%.socket}.service"
+	fi
+	dir="$ROOT/etc/systemd/system/$unit.d"
+	mkdir -p -- "$dir"
+	temporary=$(mktemp "$dir/.$DROPIN_NAME.XXXXXX")
+	trap 'rm -f -- "$temporary"' EXIT
+	{
+		echo "# Written by mptcpize-rs enable: $unit listens with Multipath TCP."
+		echo "# Remove it with: mptcpize-rs disable $unit"
+		echo "[Socket]"
+		echo "SocketProtocol=mptcp"
+	} >"$temporary"
+	chmod 0644 -- "$temporary"
+	mv -f -- "$temporary" "$dir/$DROPIN_NAME"
+	trap - EXIT
+	echo "wrote $dir/$DROPIN_NAME (SocketProtocol=mptcp)"
+	reload_systemd
+	restart_hint "$unit"
+}
+
 cmd_disable() {
 	parse_unit_arguments disable "$@"
 	local unit=$UNIT
@@ -399,7 +458,7 @@ cmd_disable() {
 	rmdir -- "$dir" 2>/dev/null || true # only when nothing else is in it
 	echo "removed $dir/$DROPIN_NAME"
 	reload_systemd
-	echo "restart the unit to apply it: systemctl restart $unit"
+	restart_hint "$unit"
 }
 
 # What an errno of socket(..., IPPROTO_MPTCP) means here.
