@@ -547,6 +547,7 @@ probe_socket enabled
 echo 0 >/proc/sys/net/mptcp/enabled
 systemctl stop demo.service
 fact mptcp_off \"$(systemctl restart demo.socket 2>/dev/null && echo started || echo failed)\"
+fact mptcp_off_why \"$(journalctl --no-pager -u demo.socket | grep -c 'Protocol not available' || true)\"
 echo 1 >/proc/sys/net/mptcp/enabled
 systemctl reset-failed demo.socket
 toggle disable demo.socket
@@ -576,6 +577,11 @@ probe_socket disabled
     assert_eq!(run.fact("enabled.ld_preload"), "", "{run}");
     assert_eq!(run.fact("enabled.dialer"), IPPROTO_TCP, "{run}");
     assert_eq!(run.fact("mptcp_off"), "failed", "{run}");
+    assert_ne!(
+        run.fact("mptcp_off_why"),
+        "0",
+        "ENOPROTOOPT in the journal\n{run}"
+    );
     assert_tcp(&run, "disabled");
     assert_same_as_before(&run, "disabled");
 }

@@ -29,6 +29,8 @@ pub const TRIXIE: &str = "trixie";
 /// What debootstrap puts in the rootfs besides the minimal base: a booting systemd, its bus, and
 /// python3 for the test service (tests/helpers/unitserver.py).
 const INCLUDED_PACKAGES: &str = "systemd,systemd-sysv,dbus,python3";
+/// A file in a finished rootfs holding INCLUDED_PACKAGES.
+const ROOTFS_STAMP: &str = "mptcpize-rs-test-rootfs";
 /// Longest a rootfs build may take (about 50 s on a good network).
 const DEBOOTSTRAP_TIMEOUT: &str = "900";
 /// Longest from nspawn's start to `systemctl is-system-running` saying the boot is over.
@@ -137,8 +139,13 @@ fn owner_pid(name: &str, prefix: &str) -> Option<u32> {
 pub fn rootfs(suite: &str) -> PathBuf {
     let parent = repo().join("target/systemd-rootfs");
     let done = parent.join(suite);
-    if done.join("etc/os-release").is_file() {
+    // The stamp names what the rootfs was built with: a change of INCLUDED_PACKAGES rebuilds it.
+    let stamp = Path::new(ROOTFS_STAMP);
+    if fs::read_to_string(done.join(stamp)).is_ok_and(|built| built == INCLUDED_PACKAGES) {
         return done;
+    }
+    if done.exists() {
+        fs::remove_dir_all(&done).expect("removing a rootfs built with other packages");
     }
     fs::create_dir_all(&parent).expect("creating target/systemd-rootfs");
     // Builds a killed test run left behind.
@@ -184,6 +191,7 @@ pub fn rootfs(suite: &str) -> PathBuf {
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         );
     }
+    fs::write(partial.join(stamp), INCLUDED_PACKAGES).expect("writing the rootfs stamp");
     fs::rename(&partial, &done).expect("moving the finished rootfs into place");
     eprintln!("built {} in {:.0?}", done.display(), started.elapsed());
     done
