@@ -128,6 +128,20 @@ fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// Removes a directory tree without ever crossing into another file system: a debootstrap
+/// killed mid-way leaves /proc, /sys or a bind of /dev mounted inside its target, and those
+/// must not be emptied with it. Best effort: false when something is left.
+fn remove_tree(path: &Path) -> bool {
+    if !path.exists() {
+        return true;
+    }
+    let _ = Command::new("rm")
+        .args(["-rf", "--one-file-system", "--"])
+        .arg(path)
+        .status();
+    !path.exists()
+}
+
 /// The PID in a scratch name `<prefix><pid>-…`, if it has one.
 fn owner_pid(name: &str, prefix: &str) -> Option<u32> {
     name.strip_prefix(prefix)?.split('-').next()?.parse().ok()
@@ -144,16 +158,18 @@ pub fn rootfs(suite: &str) -> PathBuf {
     if fs::read_to_string(done.join(stamp)).is_ok_and(|built| built == INCLUDED_PACKAGES) {
         return done;
     }
-    if done.exists() {
-        fs::remove_dir_all(&done).expect("removing a rootfs built with other packages");
-    }
+    assert!(
+        remove_tree(&done),
+        "cannot remove {}, built with other packages",
+        done.display()
+    );
     fs::create_dir_all(&parent).expect("creating target/systemd-rootfs");
     // Builds a killed test run left behind.
     let stale_prefix = format!("{suite}.partial-");
     for entry in fs::read_dir(&parent).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if owner_pid(&name, &stale_prefix).is_some_and(|pid| !alive(pid)) {
-            let _ = fs::remove_dir_all(entry.path());
+            remove_tree(&entry.path());
         }
     }
     let partial = parent.join(format!("{stale_prefix}{}", std::process::id()));
@@ -182,7 +198,7 @@ pub fn rootfs(suite: &str) -> PathBuf {
         .status()
         .expect("running debootstrap (Debian package debootstrap, scripts/test-deps.sh)");
     if !status.success() {
-        let _ = fs::remove_dir_all(&partial);
+        remove_tree(&partial);
         let tail = fs::read_to_string(&log).unwrap_or_default();
         let tail: Vec<&str> = tail.lines().rev().take(20).collect();
         panic!(
@@ -282,7 +298,7 @@ fn sweep_leftovers(scratch_parent: &Path) {
         for hierarchy in cgroup_hierarchies() {
             remove_cgroup_tree(&hierarchy.join(&name));
         }
-        let _ = fs::remove_dir_all(scratch_parent.join(&name));
+        remove_tree(&scratch_parent.join(&name));
     }
 }
 
@@ -569,8 +585,8 @@ exec unshare --mount --propagation private sh -ec 'mount -t overlay overlay -o "
         let mounts = fs::read_to_string("/proc/self/mounts").unwrap_or_default();
         if mounts.contains(&merged.display().to_string()) {
             problems.push(format!("{} is still mounted", merged.display()));
-        } else if let Err(error) = fs::remove_dir_all(&self.scratch) {
-            problems.push(format!("removing {}: {error}", self.scratch.display()));
+        } else if !remove_tree(&self.scratch) {
+            problems.push(format!("{} could not be removed", self.scratch.display()));
         }
         problems
     }
