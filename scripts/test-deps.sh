@@ -27,6 +27,9 @@ PACKAGES=(
 	python3-venv    # a private environment for the Go toolchain from PyPI
 	man-db          # man -l renders the installed man page
 	systemd         # systemd-analyze verify reads the drop-ins enable writes
+	systemd-container # systemd-nspawn boots a real systemd for tests/systemd.rs ...
+	debootstrap     # ... in Debian root file systems built once into target/systemd-rootfs
+	debian-archive-keyring # ... checking the archive's signatures (bookworm's holds trixie's keys)
 	socat           # the compatibility matrix (tests/compatibility.rs) ...
 	nginx-light
 	iperf3
