@@ -75,6 +75,8 @@ fn with_installed_wrapper(suite: &str) -> Container {
     let output = Command::new(built.repo.join("scripts/install.sh"))
         .arg("--library")
         .arg(&built.library)
+        .arg("--launcher")
+        .arg(env!("CARGO_BIN_EXE_mptcpize-rs"))
         .env("DESTDIR", &stage)
         .env("PREFIX", "/usr/local")
         .output()
@@ -250,6 +252,48 @@ fn a_service_enabled_by_the_wrapper_is_mptcp_until_disabled() {
     assert_enable_disable_output(&run, "demo.service");
     assert_tcp(&run, "disabled");
     assert_same_as_before(&run, "disabled");
+}
+
+#[test]
+fn status_of_the_running_unit_lists_its_listener_and_a_client_as_mptcp() {
+    let mut container = with_installed_wrapper(BOOKWORM);
+    container.boot();
+    let run = run_script(
+        &container,
+        &format!(
+            r#"vendor_unit demo.service <<'UNIT'
+{DEMO}UNIT
+systemctl daemon-reload
+toggle enable demo
+probe enabled demo.service demo 8081
+# A client that stays connected: the service sits in its echo loop on that connection.
+rm -f "$OUT/demo.accepted"
+python3 -c 'import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
+s.connect(("127.0.0.1", 8081))
+s.sendall(b"held")
+time.sleep(30)' &
+wait_file "$OUT/demo.accepted"
+mptcpize-rs status demo >"$OUT/status" 2>&1 || true
+fact_file status "$OUT/status"
+mptcpize-rs status "$(systemctl show -p MainPID --value demo)" >"$OUT/status.pid" 2>&1 || true
+fact_file status_pid "$OUT/status.pid"
+kill %1
+"#
+        ),
+    );
+    assert_mptcp(&run, "enabled");
+    for status in [run.fact("status"), run.fact("status_pid")] {
+        assert!(status.contains("MPTCP LISTEN     127.0.0.1:8081"), "{run}");
+        assert!(
+            status.contains("MPTCP ESTAB      127.0.0.1:8081 -> 127.0.0.1:"),
+            "{run}"
+        );
+        assert!(
+            !status.contains(" TCP "),
+            "no TCP socket in the service\n{run}"
+        );
+    }
 }
 
 #[test]

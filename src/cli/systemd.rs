@@ -10,7 +10,7 @@
 use super::args::Options;
 use super::environment::Variables;
 use super::unit_file::{apply_words, environment_of, quote_value};
-use super::{DROPIN_NAME, Failure, fatal, locate, warn};
+use super::{DROPIN_NAME, Failure, fatal, locate, prog, usage_error, warn};
 use crate::mode::Mode;
 use std::collections::BTreeMap;
 use std::fs;
@@ -26,9 +26,8 @@ const UNIT_DIRS: [&str; 4] = [
     "usr/lib/systemd/system",
     "lib/systemd/system",
 ];
-/// Unit types that run no program the library can reach.
-const NOT_SERVICES: [&str; 10] = [
-    ".socket",
+/// Unit types that run no program the library can reach (sockets have their own drop-in).
+const NOT_SERVICES: [&str; 9] = [
     ".device",
     ".mount",
     ".automount",
@@ -58,7 +57,7 @@ pub fn unit_name(unit: &str) -> Result<String, Failure> {
             2,
         ));
     }
-    if unit.ends_with(".service") {
+    if unit.ends_with(".service") || unit.ends_with(".socket") {
         return Ok(unit.to_string());
     }
     if NOT_SERVICES.iter().any(|suffix| unit.ends_with(suffix)) {
@@ -88,6 +87,9 @@ fn dropin_dir(root: &Path, unit: &str) -> PathBuf {
 
 pub fn enable(unit: &str, options: &Options) -> Result<i32, Failure> {
     let unit = unit_name(unit)?;
+    if unit.ends_with(".socket") {
+        return enable_socket(&unit, options);
+    }
     let library = locate::library()?;
     let existing = unit_environment(&unit, options);
     let existing_preload = existing.get("LD_PRELOAD").cloned().unwrap_or_default();
@@ -152,8 +154,78 @@ pub fn disable(unit: &str, options: &Options) -> Result<i32, Failure> {
     let _ = fs::remove_dir(&dir); // only when nothing else is in it
     println!("removed {}", dropin.display());
     reload_systemd(options);
-    println!("restart the unit to apply it: systemctl restart {unit}");
+    println!("{}", restart_hint(&unit));
     Ok(0)
+}
+
+/// The systemd release that added `SocketProtocol=mptcp`.
+const SOCKET_PROTOCOL_SINCE: u32 = 257;
+
+/// `enable NAME.socket`: a socket-activated service inherits its listening socket, which the
+/// library never touches, so systemd is asked to create it as MPTCP (`[Socket]
+/// SocketProtocol=mptcp`). systemd has no fallback: where MPTCP cannot be had
+/// (`net.mptcp.enabled=0`) the socket unit fails to start. Refused before systemd 257.
+fn enable_socket(unit: &str, options: &Options) -> Result<i32, Failure> {
+    if !matches!(
+        options.mode.unwrap_or(Mode::On),
+        Mode::On | Mode::Listen | Mode::Force
+    ) {
+        return Err(usage_error(format!(
+            "{unit}: a socket unit only listens: -m on or listen (or: {} disable {unit})",
+            prog()
+        )));
+    }
+    let service = format!("{}.service", unit.trim_end_matches(".socket"));
+    let version = systemd_version();
+    if version.is_none_or(|v| v < SOCKET_PROTOCOL_SINCE) {
+        let this = version.map_or("of unknown version".to_string(), |v| v.to_string());
+        return Err(fatal(format!(
+            "{unit}: SocketProtocol=mptcp needs systemd {SOCKET_PROTOCOL_SINCE} or newer, this is \
+             systemd {this}; instead, let {service} open its own listener (no socket activation) \
+             and run: {} enable {service}",
+            prog()
+        )));
+    }
+    let dir = dropin_dir(&root_of(options), unit);
+    let contents = format!(
+        "# Written by mptcpize-rs enable: {unit} listens with Multipath TCP.\n\
+         # Remove it with: mptcpize-rs disable {unit}\n\
+         [Socket]\n\
+         SocketProtocol=mptcp\n"
+    );
+    write_atomically(&dir, DROPIN_NAME, contents.as_bytes())
+        .map_err(|e| fatal(format!("cannot write {}/{DROPIN_NAME}: {e}", dir.display())))?;
+    println!(
+        "wrote {}/{DROPIN_NAME} (SocketProtocol=mptcp)",
+        dir.display()
+    );
+    reload_systemd(options);
+    println!("{}", restart_hint(unit));
+    Ok(0)
+}
+
+/// The major version of this host's systemd (`systemctl --version`), when it can be told.
+fn systemd_version() -> Option<u32> {
+    let output = Command::new("systemctl").arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .next()?
+        .strip_prefix("systemd ")?
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// How to apply a changed drop-in: a running service keeps the socket it was given.
+fn restart_hint(unit: &str) -> String {
+    match unit.strip_suffix(".socket") {
+        Some(name) => format!(
+            "restart the socket to apply it (a running service keeps the old socket): \
+             systemctl stop {name}.service && systemctl restart {unit}"
+        ),
+        None => format!("restart the unit to apply it: systemctl restart {unit}"),
+    }
 }
 
 /// The variables the unit sets itself (our own drop-in excluded).
