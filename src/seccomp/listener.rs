@@ -16,6 +16,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 /// restart or fail the caller's `socket()` (`EINTR`), which the real call never does.
 const WAIT_KILLABLE_RECV: libc::c_ulong = libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
 
+/// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (linux/seccomp.h, Linux 6.6); `libc` lacks it.
+const SYNC_WAKE_UP: libc::c_ulong = 1;
+
 /// How the filter went in.
 pub struct Installed {
     pub listener: OwnedFd,
@@ -97,7 +100,19 @@ pub enum Event {
 pub struct Listener(OwnedFd);
 
 impl Listener {
+    /// Takes the listener and asks for synchronous wake-ups (Linux ≥ 6.6: the answered caller
+    /// runs on the supervisor's CPU at once, which shortens a notification's round trip by a few
+    /// µs here;
+    /// older kernels refuse the flag and keep the ordinary wake-up).
     pub fn new(fd: OwnedFd) -> Listener {
+        // SAFETY: SECCOMP_IOCTL_NOTIF_SET_FLAGS takes its flags by value, not through a pointer.
+        unsafe {
+            libc::ioctl(
+                fd.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+                SYNC_WAKE_UP,
+            )
+        };
         Listener(fd)
     }
 

@@ -28,7 +28,7 @@ use std::io;
 
 /// What one `socket()` call costs more under the supervisor than plain, as `scripts/bench.sh`
 /// measured it on the development machine (for the launcher's "reached through seccomp" line).
-pub const EXTRA_SOCKET_COST_US: u32 = 40;
+pub const EXTRA_SOCKET_COST_US: u32 = 25;
 
 /// The launcher's line for a program the preload cannot reach.
 pub fn reach_note(command: &str) -> String {

@@ -79,7 +79,12 @@ fn run_supervisor(channel: OwnedFd, mode: Mode, log: Config) -> libc::c_int {
         libc::chdir(c"/".as_ptr());
     }
     let logs_to_stderr = log.log_filter.is_some() && log.log_file.is_none();
-    let listener = match receive_fd(&channel) {
+    // A launcher started with stdin (or another standard descriptor) closed hands out its
+    // number: move ours above them before pointing 0-2 at /dev/null.
+    let Ok(channel) = above_stdio(channel) else {
+        return 1;
+    };
+    let listener = match receive_fd(&channel).and_then(|fd| fd.map(above_stdio).transpose()) {
         Ok(Some(fd)) => fd,
         // The launcher gave up before installing the filter: nothing to supervise.
         Ok(None) | Err(_) => return 0,
@@ -142,6 +147,20 @@ fn keep_only(listener: &OwnedFd, channel: &OwnedFd, keep_stderr: bool) -> io::Re
     }
     close_range(first, RawFd::MAX);
     Ok(())
+}
+
+/// `fd` itself if it is above stderr, else a copy that is (close-on-exec), the original closed.
+fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() > libc::STDERR_FILENO {
+        return Ok(fd);
+    }
+    // SAFETY: F_DUPFD_CLOEXEC on a descriptor we own returns a new one numbered 3 or above.
+    let copy = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if copy < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(copy) })
 }
 
 fn close_range(first: RawFd, last: RawFd) {
