@@ -30,9 +30,7 @@ mod sys;
 
 use config::ModeValue;
 use seccomp::Failure;
-use std::ffi::{CString, OsString};
-use std::os::unix::ffi::OsStringExt;
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 
 const USAGE: &str = "usage: mptcpize-rs-seccomp [-m MODE] [-d] [--] COMMAND [ARG...]";
 
@@ -71,16 +69,9 @@ fn main() -> ExitCode {
         }
         args.next();
     }
-    let argv: Vec<CString> = match args
-        .map(|arg: OsString| CString::new(arg.into_vec()))
-        .collect()
-    {
-        Ok(argv) => argv,
-        Err(_) => return usage("an argument contains a NUL byte"),
-    };
-    if argv.is_empty() {
+    let Some(program) = args.next() else {
         return usage("no command");
-    }
+    };
     let mode = mode.unwrap_or_else(|| {
         let config = config::Config::from_lookup(sys::getenv, false);
         for warning in &config.warnings {
@@ -88,15 +79,14 @@ fn main() -> ExitCode {
         }
         config.mode
     });
+    let shown = program.to_string_lossy().into_owned();
     if debug && mode != config::Mode::Off {
-        eprintln!(
-            "mptcpize-rs: {}",
-            seccomp::reach_note(&argv[0].to_string_lossy())
-        );
+        eprintln!("mptcpize-rs: {}", seccomp::reach_note(&shown));
     }
-    let options = seccomp::Options { mode, debug };
-    let failure = seccomp::exec_supervised(&argv, &options);
-    eprintln!("mptcpize-rs: {}: {failure}", argv[0].to_string_lossy());
+    let mut command = Command::new(&program);
+    command.args(args);
+    let failure = seccomp::exec_supervised(&mut command, &seccomp::Options { mode, debug });
+    eprintln!("mptcpize-rs: {shown}: {failure}");
     ExitCode::from(match failure {
         Failure::Unsupported(_) => 2,
         Failure::Supervisor(_) => 1,

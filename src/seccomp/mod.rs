@@ -22,9 +22,10 @@ pub mod spawn;
 pub mod supervisor;
 
 use crate::config::{Config, Mode};
-use std::ffi::CString;
 use std::fmt;
 use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
 
 /// What one `socket()` call costs more under the supervisor than plain, as `scripts/bench.sh`
 /// measured it on the development machine (for the launcher's "reached through seccomp" line).
@@ -80,13 +81,14 @@ impl fmt::Display for Failure {
     }
 }
 
-/// Execs `argv` (the command searched in `PATH`, like a shell) under the filter, with a
-/// supervisor answering its `socket()` calls. Returns only on failure. A failed exec (a missing
-/// command) leaves a supervisor that ends with this process. In mode `off` there is no filter
-/// and no supervisor: a plain exec.
-pub fn exec_supervised(argv: &[CString], options: &Options) -> Failure {
+/// Execs `command` (built by the caller: program, `arg0`, arguments, environment) under the
+/// filter, with a supervisor answering its `socket()` calls. Returns only on failure. A failed
+/// exec (a missing command) leaves a supervisor that ends with this process. In mode `off` there
+/// is no filter and no supervisor: a plain exec. Call it from a single-threaded process (the
+/// supervisor is forked from it and runs Rust code).
+pub fn exec_supervised(command: &mut Command, options: &Options) -> Failure {
     if options.mode == Mode::Off {
-        return Failure::Exec(spawn::exec(argv));
+        return Failure::Exec(command.exec());
     }
     if let Some(reason) = unsupported(options.mode) {
         return Failure::Unsupported(reason);
@@ -104,7 +106,7 @@ pub fn exec_supervised(argv: &[CString], options: &Options) -> Failure {
                      file-capability programs started by this program cannot gain privileges"
                 );
             }
-            Failure::Exec(spawn::exec(argv))
+            Failure::Exec(command.exec())
         }
         Err(error) => Failure::Supervisor(error),
     }

@@ -19,7 +19,6 @@ use super::listener::{self, Listener};
 use super::supervisor::Supervisor;
 use crate::config::{Config, Mode};
 use crate::{logging, sys};
-use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
@@ -291,17 +290,4 @@ fn wait_ready(channel: &OwnedFd) -> io::Result<()> {
     } else {
         Err(io::Error::other("the seccomp supervisor did not start"))
     }
-}
-
-/// Replaces the process with `argv[0]` (searched in `PATH`); returns only on failure.
-pub fn exec(argv: &[CString]) -> io::Error {
-    let Some(program) = argv.first() else {
-        return io::Error::from_raw_os_error(libc::ENOENT);
-    };
-    let mut pointers: Vec<*const libc::c_char> = argv.iter().map(|arg| arg.as_ptr()).collect();
-    pointers.push(std::ptr::null());
-    // SAFETY: a NUL-terminated program name and a null-terminated array of NUL-terminated
-    // strings, all alive for the call.
-    unsafe { libc::execvp(program.as_ptr(), pointers.as_ptr()) };
-    io::Error::last_os_error()
 }
