@@ -163,6 +163,25 @@ fact plain_dynamic_raw "$(./gd probe raw)"
 }
 
 #[test]
+fn the_supervisor_serves_children_that_outlive_the_program_then_ends() {
+    let run = run(
+        r#"
+# The shell exits at once; its background child makes its socket half a second later.
+S -d busybox sh -c '(sleep 0.5; exec ./ms probe >late.out) &' 2>late.log
+supervisor=$(supervisor_pid late.log)
+for _ in $(seq 200); do [ -s late.out ] && break; sleep 0.05; done
+fact late "$(cat late.out)"
+for _ in $(seq 100); do [ -d "/proc/$supervisor" ] || break; sleep 0.05; done
+fact gone "$([ -d "/proc/$supervisor" ] && echo no || echo yes)"
+"#,
+        &[],
+    );
+    run.assert_success();
+    assert_eq!(run.fact("late"), "protocol=262", "{run}");
+    assert_eq!(run.fact("gone"), "yes", "{run}");
+}
+
+#[test]
 fn a_program_that_enters_another_network_namespace_gets_its_sockets_there() {
     let run = run(
         r#"
