@@ -11,16 +11,20 @@
 //! still valid afterwards (the number could otherwise belong to a new task).
 
 use std::fs;
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
+
+/// Room for `/proc/<tid>/status` (about 1.5 KiB) or `cgroup` in one read; longer files are read
+/// to their end.
+const SMALL_FILE: usize = 4096;
 
 /// What a socket made by a task would carry of that task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     /// The `Uid:`, `Gid:` and `Groups:` lines of `/proc/<tid>/status` (real, effective, saved
     /// and filesystem ids; supplementary groups).
-    credentials: String,
+    credentials: Vec<u8>,
     /// `/proc/<tid>/cgroup`.
     cgroup: Vec<u8>,
 }
@@ -28,78 +32,108 @@ pub struct Identity {
 impl Identity {
     /// The identity of thread `tid`, or of the calling thread with `None`.
     pub fn of(tid: Option<u32>) -> io::Result<Identity> {
-        let dir = match tid {
-            Some(tid) => format!("/proc/{tid}"),
-            None => "/proc/thread-self".to_string(),
-        };
-        let status = fs::read_to_string(format!("{dir}/status"))?;
         Ok(Identity {
-            credentials: credential_lines(&status),
-            cgroup: fs::read(format!("{dir}/cgroup"))?,
+            credentials: credential_lines(&read_small(&proc_path(tid, "status"))?),
+            cgroup: read_small(&proc_path(tid, "cgroup"))?,
         })
     }
+}
+
+/// `/proc/<tid>/<name>`, or the calling thread's with `None`.
+fn proc_path(tid: Option<u32>, name: &str) -> String {
+    match tid {
+        Some(tid) => format!("/proc/{tid}/{name}"),
+        None => format!("/proc/thread-self/{name}"),
+    }
+}
+
+/// A procfs file, in one `read` when it fits (procfs hands out a whole small file at once):
+/// this runs for every notified call.
+fn read_small(path: &str) -> io::Result<Vec<u8>> {
+    let mut file = fs::File::open(path)?;
+    let mut content = vec![0; SMALL_FILE];
+    let length = file.read(&mut content)?;
+    if length < SMALL_FILE {
+        content.truncate(length);
+    } else {
+        file.read_to_end(&mut content)?;
+    }
+    Ok(content)
 }
 
 /// The lines of a `/proc/<pid>/status` that name credentials.
-fn credential_lines(status: &str) -> String {
+fn credential_lines(status: &[u8]) -> Vec<u8> {
+    let keys: [&[u8]; 3] = [b"Uid:", b"Gid:", b"Groups:"];
     status
-        .lines()
-        .filter(|line| {
-            ["Uid:", "Gid:", "Groups:"]
-                .iter()
-                .any(|key| line.starts_with(key))
-        })
+        .split(|&byte| byte == b'\n')
+        .filter(|line| keys.iter().any(|key| line.starts_with(key)))
         .collect::<Vec<_>>()
-        .join("\n")
+        .join(&b'\n')
 }
 
-/// A network namespace: an open `/proc/…/ns/net`, and the inode that names it.
-pub struct NetNamespace {
+/// A network namespace, named by the device and inode of its `/proc/…/ns/net`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NamespaceKey(u64, u64);
+
+impl NamespaceKey {
+    /// The network namespace of thread `tid` (a `stat`, cheaper than opening it).
+    pub fn of(tid: u32) -> io::Result<NamespaceKey> {
+        let metadata = fs::metadata(proc_path(Some(tid), "ns/net"))?;
+        Ok(NamespaceKey(metadata.dev(), metadata.ino()))
+    }
+}
+
+/// The supervisor's own network namespace, held open to come back to.
+pub struct HomeNamespace {
     fd: OwnedFd,
-    pub key: (u64, u64),
+    pub key: NamespaceKey,
 }
 
-impl NetNamespace {
-    /// The namespace of thread `tid`, or of the calling thread with `None`.
-    pub fn of(tid: Option<u32>) -> io::Result<NetNamespace> {
-        let path = match tid {
-            Some(tid) => format!("/proc/{tid}/ns/net"),
-            None => "/proc/thread-self/ns/net".to_string(),
-        };
-        let file = fs::File::open(path)?;
+impl HomeNamespace {
+    pub fn open() -> io::Result<HomeNamespace> {
+        let file = fs::File::open(proc_path(None, "ns/net"))?;
         let metadata = file.metadata()?;
-        Ok(NetNamespace {
+        Ok(HomeNamespace {
             fd: file.into(),
-            key: (metadata.dev(), metadata.ino()),
+            key: NamespaceKey(metadata.dev(), metadata.ino()),
         })
     }
 
-    /// Runs `make` inside this namespace, then comes back to `home`. Coming back cannot fail
-    /// for a process that could leave (it keeps its capabilities); if it ever did, staying would
-    /// put later sockets in the wrong namespace, so the supervisor stops (`Err` of the outer
-    /// result) and the program's calls fail instead of lying.
-    pub fn enter<T>(
+    /// Runs `make` inside thread `tid`'s network namespace `key`, then comes back home. The
+    /// inner result is `Err` when that namespace cannot be entered (`EPERM`: no `CAP_SYS_ADMIN`
+    /// over it; `ESTALE`: the thread is no longer in it). The outer one is `Err` only when
+    /// coming back failed, which cannot happen to a process that could leave (it keeps its
+    /// capabilities); if it did, staying would put later sockets in the wrong namespace, so the
+    /// supervisor stops and the program's calls fail instead of lying.
+    pub fn visit<T>(
         &self,
-        home: &NetNamespace,
+        tid: u32,
+        key: NamespaceKey,
         make: impl FnOnce() -> T,
-    ) -> Result<io::Result<T>, io::Error> {
-        if self.key == home.key {
+    ) -> io::Result<io::Result<T>> {
+        if key == self.key {
             return Ok(Ok(make()));
         }
-        if let Err(error) = set_namespace(&self.fd) {
-            // EPERM: no CAP_SYS_ADMIN over that namespace (an unprivileged supervisor).
+        let entered = fs::File::open(proc_path(Some(tid), "ns/net")).and_then(|file| {
+            let metadata = file.metadata()?;
+            if NamespaceKey(metadata.dev(), metadata.ino()) != key {
+                return Err(io::Error::from_raw_os_error(libc::ESTALE));
+            }
+            set_namespace(file.as_raw_fd())
+        });
+        if let Err(error) = entered {
             return Ok(Err(error));
         }
         let made = make();
-        set_namespace(&home.fd)?;
+        set_namespace(self.fd.as_raw_fd())?;
         Ok(Ok(made))
     }
 }
 
-fn set_namespace(fd: &OwnedFd) -> io::Result<()> {
-    // SAFETY: setns on a namespace descriptor we hold open; it changes only this thread's
-    // namespace (the supervisor has one thread).
-    if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } == 0 {
+fn set_namespace(fd: RawFd) -> io::Result<()> {
+    // SAFETY: setns on a namespace descriptor the caller holds open; it changes only this
+    // thread's namespace (the supervisor has one thread).
+    if unsafe { libc::setns(fd, libc::CLONE_NEWNET) } == 0 {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
@@ -129,11 +163,11 @@ mod tests {
 
     #[test]
     fn credential_lines_keep_ids_and_groups_only() {
-        let status = "Name:\tcat\nUmask:\t0022\nPid:\t7\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n\
+        let status = b"Name:\tcat\nUmask:\t0022\nPid:\t7\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n\
                       FDSize:\t64\nGroups:\t4 24\nVmPeak:\t1 kB\n";
         assert_eq!(
             credential_lines(status),
-            "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\t4 24"
+            b"Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\t4 24"
         );
     }
 
@@ -145,8 +179,8 @@ mod tests {
             Identity::of(None).unwrap()
         );
         assert_eq!(
-            NetNamespace::of(Some(tid)).unwrap().key,
-            NetNamespace::of(None).unwrap().key
+            NamespaceKey::of(tid).unwrap(),
+            HomeNamespace::open().unwrap().key
         );
     }
 }

@@ -9,7 +9,7 @@
 //! be had with an identity that is not the caller's; in `force` mode those cases fail the call
 //! instead (the kernel's errno, or `EPERM` for a foreign identity).
 
-use super::caller::{self, Identity, NetNamespace};
+use super::caller::{self, HomeNamespace, Identity, NamespaceKey};
 use super::listener::{Event, Listener, Notification};
 use crate::config::Mode;
 use crate::fallback::{self, Availability};
@@ -27,10 +27,10 @@ pub struct Supervisor {
     listener: Listener,
     mode: Mode,
     /// The supervisor's own namespace, where it returns after each call made elsewhere.
-    home: NetNamespace,
+    home: HomeNamespace,
     /// The supervisor's identity: a socket it makes carries this.
     identity: Identity,
-    memory: HashMap<(u64, u64), Availability>,
+    memory: HashMap<NamespaceKey, Availability>,
 }
 
 impl Supervisor {
@@ -38,7 +38,7 @@ impl Supervisor {
         Ok(Supervisor {
             listener,
             mode,
-            home: NetNamespace::of(None)?,
+            home: HomeNamespace::open()?,
             identity: Identity::of(None)?,
             memory: HashMap::new(),
         })
@@ -70,60 +70,59 @@ impl Supervisor {
                 return self.listener.answer_continue(call.id);
             }
         };
-        let (identity, namespace) = match (
-            Identity::of(Some(call.tid)),
-            NetNamespace::of(Some(call.tid)),
-        ) {
-            (Ok(identity), Ok(namespace)) => (identity, namespace),
-            // The task is gone (or /proc is not readable): let the kernel answer for it.
-            (Err(error), _) | (_, Err(error)) => {
-                debug!(
-                    "{} -> cannot read /proc/{} ({error}): TCP",
-                    describe(&call),
-                    call.tid
-                );
+        // The task is gone (or /proc is not readable): let the kernel answer for it.
+        let cannot_read = |error: io::Error| {
+            debug!(
+                "{} -> cannot read /proc/{} ({error}): TCP",
+                describe(&call),
+                call.tid
+            );
+        };
+        let namespace = match NamespaceKey::of(call.tid) {
+            Ok(namespace) => namespace,
+            Err(error) => {
+                cannot_read(error);
                 return self.listener.answer_continue(call.id);
             }
         };
-        if identity != self.identity {
-            return self.not_mptcp(
-                &call,
-                strict,
-                libc::EPERM,
-                "the caller's credentials or cgroup differ from the supervisor's",
-            );
-        }
         if !strict
             && !self
-                .availability(namespace.key)
+                .availability(namespace)
                 .should_try(call.domain, sys::monotonic_ms)
         {
             debug!("{} -> MPTCP known unavailable, TCP", describe(&call));
             return self.listener.answer_continue(call.id);
         }
+        match Identity::of(Some(call.tid)) {
+            Ok(identity) if identity == self.identity => {}
+            Ok(_) => {
+                let why = "the caller's credentials or cgroup differ from the supervisor's";
+                return self.not_mptcp(&call, strict, libc::EPERM, why);
+            }
+            Err(error) => {
+                cannot_read(error);
+                return self.listener.answer_continue(call.id);
+            }
+        }
         // What was read under /proc/<tid> belongs to the caller only if the call still waits.
         if !self.listener.still_valid(call.id) {
             return Ok(());
         }
-        let made =
-            match namespace.enter(&self.home, || caller::mptcp_socket(call.domain, call.ty))? {
-                Ok(made) => made,
-                Err(error) => {
-                    let errno = error.raw_os_error().unwrap_or(libc::EPERM);
-                    return self.not_mptcp(
-                        &call,
-                        strict,
-                        errno,
-                        "cannot enter the caller's network namespace",
-                    );
-                }
-            };
+        let make = || caller::mptcp_socket(call.domain, call.ty);
+        let made = match self.home.visit(call.tid, namespace, make)? {
+            Ok(made) => made,
+            Err(error) => {
+                let errno = error.raw_os_error().unwrap_or(libc::EPERM);
+                let why = "cannot enter the caller's network namespace";
+                return self.not_mptcp(&call, strict, errno, why);
+            }
+        };
         let socket = match made {
             Ok(socket) => socket,
             Err(errno) => {
                 if !strict {
                     let now = sys::monotonic_ms();
-                    self.availability(namespace.key).record(
+                    self.availability(namespace).record(
                         call.domain,
                         fallback::classify(errno),
                         now,
@@ -174,7 +173,7 @@ impl Supervisor {
     }
 
     /// The availability memory of one network namespace.
-    fn availability(&mut self, namespace: (u64, u64)) -> &Availability {
+    fn availability(&mut self, namespace: NamespaceKey) -> &Availability {
         if self.memory.len() >= REMEMBERED_NAMESPACES && !self.memory.contains_key(&namespace) {
             self.memory.clear();
         }
