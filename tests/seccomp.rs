@@ -429,3 +429,41 @@ fact env_mode_status "$?"
     assert_eq!(run.fact("missing_status"), "127", "{run}");
     assert_eq!(run.fact("env_mode_status"), "0", "{run}");
 }
+
+#[test]
+fn a_static_go_program_that_ignores_godebug_is_reached() {
+    let tools = common::built().repo.join("target/tools");
+    let go = tools.join("go/bin/go");
+    assert!(
+        go.is_file(),
+        "{} missing: scripts/test-deps.sh installs it",
+        go.display()
+    );
+    // GODEBUG=multipathtcp=0 makes this Go behave like one older than 1.21: plain TCP sockets
+    // of its own, made with raw system calls. `-m on` overrides it for the supervisor.
+    for (enabled, handshakes) in [("1", 1), ("0", 0)] {
+        let run = run(
+            r#"
+CGO_ENABLED=0 GOCACHE="$TOOLS/gocache" GOPATH="$TOOLS/gopath" GOTOOLCHAIN=local GOFLAGS= \
+	"$GO" build -o gohttp "$HELPERS/gohttp/main.go"
+fact static "$(readelf -l gohttp | grep -c INTERP || true)"
+sysctl -qw net.mptcp.enabled="$ENABLED"
+export GODEBUG=multipathtcp=0
+S -m on timeout 30 ./gohttp serve 127.0.0.1:8400 2>server.err &
+wait_listen 8400
+fact body "$(S -m on ./gohttp get http://127.0.0.1:8400/)"
+mptcp_facts
+"#,
+            &[
+                ("ENABLED", enabled),
+                ("GO", go.to_str().unwrap()),
+                ("TOOLS", tools.to_str().unwrap()),
+            ],
+        );
+        run.assert_success();
+        assert_eq!(run.number("static"), 0, "a static Go binary: {run}");
+        assert_eq!(run.fact("body"), "hello from go", "{run}");
+        assert_eq!(run.number("syn_rx"), handshakes, "{run}");
+        assert_eq!(run.number("synack_rx"), handshakes, "{run}");
+    }
+}
