@@ -63,9 +63,10 @@ pub fn unsupported(mode: Mode) -> Option<&'static str> {
 /// Why the program did not run.
 #[derive(Debug)]
 pub enum Failure {
-    /// This mode or architecture cannot be supervised (nothing was started).
+    /// This mode or architecture cannot be supervised (nothing was started or changed).
     Unsupported(&'static str),
-    /// The supervisor or the filter could not be set up (nothing was started).
+    /// The supervisor or the filter could not be set up. The program was not started, and this
+    /// process may already be under the filter: report and exit, do not exec anything else.
     Supervisor(io::Error),
     /// The exec failed (`ENOENT`: no such command).
     Exec(io::Error),

@@ -24,6 +24,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// How long the launcher waits for the supervisor to say it is ready.
 const READY_TIMEOUT_MS: libc::c_int = 10_000;
+/// The byte the supervisor sends once it runs (before the filter exists: if it never comes, the
+/// launcher can still give up cleanly).
+const ALIVE: u8 = b'A';
 /// The byte the supervisor sends once it holds the listener.
 const READY: u8 = b'R';
 
@@ -34,7 +37,8 @@ pub struct Started {
 }
 
 /// Starts the supervisor and installs the filter on the calling process. On success the caller
-/// must exec the program next (any `socket()` it makes meanwhile goes through the supervisor too).
+/// must exec the program next (any `socket()` it makes meanwhile goes through the supervisor too);
+/// on failure it must not (the filter may be installed already) but report and exit.
 pub fn start(mode: Mode, log: Config) -> io::Result<Started> {
     let (launcher_end, supervisor_end) = socket_pair()?;
     // SAFETY: fork() in the launcher, which is single-threaded at this point; the child only
@@ -61,10 +65,13 @@ pub fn start(mode: Mode, log: Config) -> io::Result<Started> {
             {}
         }
     }
+    expect(&launcher_end, ALIVE)?;
+    // From here on this process is filtered: a failure leaves it unable to make TCP sockets
+    // (ENOSYS without a listener), so the caller must not exec the program after one.
     let installed = listener::install(&super::filter::program())?;
     send_fd(&launcher_end, installed.listener.as_raw_fd())?;
     drop(installed.listener);
-    wait_ready(&launcher_end)?;
+    expect(&launcher_end, READY)?;
     Ok(Started {
         no_new_privs: installed.no_new_privs,
     })
@@ -83,6 +90,7 @@ fn run_supervisor(channel: OwnedFd, mode: Mode, log: Config) -> libc::c_int {
     let Ok(channel) = above_stdio(channel) else {
         return 1;
     };
+    send_byte(&channel, ALIVE);
     let listener = match receive_fd(&channel).and_then(|fd| fd.map(above_stdio).transpose()) {
         Ok(Some(fd)) => fd,
         // The launcher gave up before installing the filter: nothing to supervise.
@@ -101,9 +109,7 @@ fn run_supervisor(channel: OwnedFd, mode: Mode, log: Config) -> libc::c_int {
         }
     };
     log::debug!("seccomp supervisor ready (mode {mode:?})");
-    let ready = READY;
-    // SAFETY: writing one byte from a live buffer to our end of the pair.
-    unsafe { libc::write(channel.as_raw_fd(), (&raw const ready).cast(), 1) };
+    send_byte(&channel, READY);
     drop(channel);
     match supervisor.serve() {
         Ok(()) => {
@@ -272,7 +278,14 @@ fn receive_fd(channel: &OwnedFd) -> io::Result<Option<OwnedFd>> {
     }
 }
 
-fn wait_ready(channel: &OwnedFd) -> io::Result<()> {
+fn send_byte(channel: &OwnedFd, byte: u8) {
+    // SAFETY: writing one byte from a live buffer to our end of the pair. A failure shows on
+    // the other end as a missing byte.
+    unsafe { libc::write(channel.as_raw_fd(), (&raw const byte).cast(), 1) };
+}
+
+/// Waits (bounded) for the supervisor to send `expected`.
+fn expect(channel: &OwnedFd, expected: u8) -> io::Result<()> {
     let mut poll = libc::pollfd {
         fd: channel.as_raw_fd(),
         events: libc::POLLIN,
@@ -284,10 +297,10 @@ fn wait_ready(channel: &OwnedFd) -> io::Result<()> {
     // SAFETY: reading at most one byte into a live buffer.
     if ready == 1
         && unsafe { libc::read(channel.as_raw_fd(), (&raw mut byte).cast(), 1) } == 1
-        && byte == READY
+        && byte == expected
     {
         Ok(())
     } else {
-        Err(io::Error::other("the seccomp supervisor did not start"))
+        Err(io::Error::other("the supervisor process did not answer"))
     }
 }
