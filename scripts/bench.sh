@@ -189,8 +189,15 @@ sent_sha=$(sha256sum "$payload" | cut -d' ' -f1)
 # Seconds to 30 % of the transfer at about 90 Mbit/s.
 cut_after=$(awk -v m="$FAILOVER_MIB" 'BEGIN { printf "%.2f", m * 8.389 / 90 * 0.3 }')
 nft_drop() { # $1 namespace, $2 interface: drop everything sent on it
-	ip netns exec "$1" nft -f - <<NFT
-table inet mptcpize_bench { chain out { type filter hook output priority 0; oifname "$2" drop; } }
+	# One statement per line: nft 1.0.6 rejects the rule and the closing braces on one line, and
+	# a blackhole that was never installed would measure nothing.
+	ip netns exec "$1" nft -f - <<NFT || { echo "bench.sh: nft could not install the blackhole" >&2; exit 1; }
+table inet mptcpize_bench {
+	chain out {
+		type filter hook output priority 0; policy accept;
+		oifname "$2" drop
+	}
+}
 NFT
 }
 failover() { # $1: preload|plain, $2: down|blackhole; prints the receiver's line
