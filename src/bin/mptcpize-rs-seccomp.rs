@@ -30,6 +30,7 @@ mod sys;
 
 use config::ModeValue;
 use seccomp::Failure;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitCode};
 
 const USAGE: &str = "usage: mptcpize-rs-seccomp [-m MODE] [-d] [--] COMMAND [ARG...]";
@@ -85,7 +86,8 @@ fn main() -> ExitCode {
     }
     let mut command = Command::new(&program);
     command.args(args);
-    let failure = seccomp::exec_supervised(&mut command, &seccomp::Options { mode, debug });
+    let options = seccomp::Options { mode, debug };
+    let failure = seccomp::exec_supervised(&options, || command.exec());
     eprintln!("mptcpize-rs: {shown}: {failure}");
     ExitCode::from(match failure {
         Failure::Unsupported(_) => 2,

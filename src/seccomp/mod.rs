@@ -24,8 +24,6 @@ pub mod supervisor;
 use crate::config::{Config, Mode};
 use std::fmt;
 use std::io;
-use std::os::unix::process::CommandExt;
-use std::process::Command;
 
 /// What one `socket()` call costs more under the supervisor than plain, as `scripts/bench.sh`
 /// measured it on the development machine (for the launcher's "reached through seccomp" line).
@@ -82,14 +80,15 @@ impl fmt::Display for Failure {
     }
 }
 
-/// Execs `command` (built by the caller: program, `arg0`, arguments, environment) under the
-/// filter, with a supervisor answering its `socket()` calls. Returns only on failure. A failed
+/// Runs `exec` (the caller's own exec of the program: path, `arg0`, arguments, environment,
+/// signal mask as it wants them; it returns only the error of a failed exec) under the filter,
+/// with a supervisor answering the program's `socket()` calls. Returns only on failure. A failed
 /// exec (a missing command) leaves a supervisor that ends with this process. In mode `off` there
-/// is no filter and no supervisor: a plain exec. Call it from a single-threaded process (the
+/// is no filter and no supervisor: `exec` alone. Call it from a single-threaded process (the
 /// supervisor is forked from it and runs Rust code).
-pub fn exec_supervised(command: &mut Command, options: &Options) -> Failure {
+pub fn exec_supervised(options: &Options, exec: impl FnOnce() -> io::Error) -> Failure {
     if options.mode == Mode::Off {
-        return Failure::Exec(command.exec());
+        return Failure::Exec(exec());
     }
     if let Some(reason) = unsupported(options.mode) {
         return Failure::Unsupported(reason);
@@ -107,7 +106,7 @@ pub fn exec_supervised(command: &mut Command, options: &Options) -> Failure {
                      file-capability programs started by this program cannot gain privileges"
                 );
             }
-            Failure::Exec(command.exec())
+            Failure::Exec(exec())
         }
         Err(error) => Failure::Supervisor(error),
     }
