@@ -4,7 +4,9 @@
 # Each figure is a ratio of two variants of the same call, run as separate processes of
 # examples/callbench, alternated A B A B (these machines are noisy) inside a network namespace
 # this script makes; it reports the medians, their ratio, and each side's spread
-# (interquartile range / median). Root is needed for the namespace.
+# (interquartile range / median). Root is needed for the namespace. Three of them put socket()
+# under the seccomp supervisor (mptcpize-rs-seccomp, for the programs a preload cannot reach)
+# next to the plain call and the library.
 #
 #   sudo scripts/bench.sh [--quick] [--rounds N] [--iterations N]
 #
@@ -22,7 +24,7 @@ while [ $# -gt 0 ]; do
 	--quick) ROUNDS=3 ITERATIONS=2000 SECONDS_PER_RUN=2 THROUGHPUT_ROUNDS=1 FAILOVER_MIB=20 LAUNCH_RUNS=10 ;;
 	--rounds) ROUNDS=${2:?--rounds needs N}; shift ;;
 	--iterations) ITERATIONS=${2:?--iterations needs N}; shift ;;
-	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -32,8 +34,9 @@ case "$ROUNDS$ITERATIONS" in *[!0-9]*) echo "bench.sh: counts must be numbers" >
 
 scripts/test-deps.sh # iperf3, socat, nftables, valgrind, mptcpize, … when missing
 echo "bench.sh: building (cargo build --release)..." >&2
-cargo build --release --quiet --lib --bin mptcpize-rs --example callbench
+cargo build --release --quiet --lib --bin mptcpize-rs --bin mptcpize-rs-seccomp --example callbench
 LIB=$PWD/target/release/libmptcpize_rs.so
+SECCOMP=$PWD/target/release/mptcpize-rs-seccomp
 BENCH=$PWD/target/release/examples/callbench
 # The peer: Debian's mptcpize (mptcpd project), its preload library libmptcpwrap.
 PEER=$(dpkg -L libmptcpwrap0 2>/dev/null | grep -m 1 'libmptcpwrap\.so\.0$' || true)
@@ -41,7 +44,7 @@ if [ -z "$PEER" ]; then
 	echo "bench.sh: Debian's mptcpize is not installed: scripts/test-deps.sh installs it" >&2
 	exit 1
 fi
-export LIB BENCH ROUNDS ITERATIONS PEER
+export LIB BENCH ROUNDS ITERATIONS PEER SECCOMP
 
 # The per-call figures run in a namespace of its own: loopback only, gone when it ends.
 unshare -n bash -s <<'INNER'
@@ -85,9 +88,17 @@ figure "peer: mptcpize's libmptcpwrap, untouched AF_UNIX call / without" "" \
 	"LD_PRELOAD=$PEER $BENCH unix $N" "$BENCH unix $N"
 figure "peer: mptcpize's libmptcpwrap, TCP call rewritten / asking IPPROTO_MPTCP itself" "" \
 	"LD_PRELOAD=$PEER $BENCH tcp $N" "$BENCH mptcp $N"
+# The seccomp supervisor (programs the preload cannot reach): the same callbench, its socket()
+# answered by the supervisor process instead of rewritten in-process.
+figure "seccomp supervisor: TCP socket+close made MPTCP / asking IPPROTO_MPTCP itself" "" \
+	"$SECCOMP $BENCH tcp $N" "$BENCH mptcp $N"
+figure "seccomp supervisor / the library: TCP socket+close made MPTCP" "" \
+	"$SECCOMP $BENCH tcp $N" "LD_PRELOAD=$LIB $BENCH tcp $N"
 sysctl -qw net.mptcp.enabled=0
 figure "MPTCP switched off: TCP socket+close with library / without" "≤ 1.03" \
 	"LD_PRELOAD=$LIB $BENCH tcp $N" "$BENCH tcp $N"
+figure "MPTCP switched off: TCP socket+close under the seccomp supervisor / without" "" \
+	"$SECCOMP $BENCH tcp $N" "$BENCH tcp $N"
 if LD_PRELOAD=$PEER $BENCH tcp 1 >/dev/null 2>&1; then peer_off="works"; else
 	peer_off="no figure: socket() fails (ENOPROTOOPT, no fallback), the program cannot run"
 fi
@@ -221,8 +232,15 @@ sent_sha=$(sha256sum "$payload" | cut -d' ' -f1)
 # Seconds to 30 % of the transfer at about 90 Mbit/s.
 cut_after=$(awk -v m="$FAILOVER_MIB" 'BEGIN { printf "%.2f", m * 8.389 / 90 * 0.3 }')
 nft_drop() { # $1 namespace, $2 interface: drop everything sent on it
-	ip netns exec "$1" nft -f - <<NFT
-table inet mptcpize_bench { chain out { type filter hook output priority 0; oifname "$2" drop; } }
+	# One statement per line: nft 1.0.6 rejects the rule and the closing braces on one line, and
+	# a blackhole that was never installed would measure nothing.
+	ip netns exec "$1" nft -f - <<NFT || { echo "bench.sh: nft could not install the blackhole" >&2; exit 1; }
+table inet mptcpize_bench {
+	chain out {
+		type filter hook output priority 0; policy accept;
+		oifname "$2" drop
+	}
+}
 NFT
 }
 failover() { # $1: preload|plain, $2: down|blackhole; prints the receiver's line

@@ -24,6 +24,7 @@ PACKAGES=(
 	gcc             # builds a static test program (with libc6-dev's libc.a)
 	libc6-dev
 	musl-tools      # musl-gcc: a musl program, which the wrapper must run without the library
+	busybox-static  # busybox wget and httpd, static: reached only through the seccomp supervisor
 	python3-venv    # a private environment for the Go toolchain from PyPI
 	man-db          # man -l renders the installed man page
 	systemd         # systemd-analyze verify reads the drop-ins enable writes

@@ -26,7 +26,7 @@ shellcheck mptcpize-rs.sh scripts/*.sh tests/support.sh .ci/run
 step scripts/bench.sh --quick
 bench=$(scripts/bench.sh --quick 2>/dev/null)
 rows=$(printf '%s\n' "$bench" | grep -cE '^\| .* \| [0-9]+\.[0-9]{3} \|' || true)
-if [ "$rows" != 7 ] || ! printf '%s\n' "$bench" | grep -qE '^\| instructions .* \| [0-9]+ \| [0-9]+ \| [0-9]+ \|' ||
+if [ "$rows" != 10 ] || ! printf '%s\n' "$bench" | grep -qE '^\| instructions .* \| [0-9]+ \| [0-9]+ \| [0-9]+ \|' ||
 	! printf '%s\n' "$bench" | grep -qE '^\| MP_JOIN [^|]*\| [1-9][0-9]* \|' ||
 	[ "$(printf '%s\n' "$bench" | grep -cE '^\| MPTCP \(library\).* \| yes \| yes \|')" != 2 ] ||
 	[ "$(printf '%s\n' "$bench" | grep -cE '^\| [^|]*/bin/true [^|]*\| [+-][0-9]+\.[0-9]{2} ms \| [0-9]+\.[0-9]{2} ms \|')" != 3 ]; then

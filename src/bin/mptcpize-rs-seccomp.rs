@@ -1,0 +1,112 @@
+//! `mptcpize-rs-seccomp [-m MODE] [-d] [--] COMMAND [ARG...]`: runs COMMAND under the seccomp
+//! supervisor (see `src/seccomp/`), whatever its linking: static, musl, raw `socket` syscalls.
+//!
+//! The entry point for the seccomp path until the launcher (`mptcpize-rs run --seccomp`) calls
+//! [`seccomp::exec_supervised`] itself. The mode comes from `-m`, else from `MPTCPIZE`/`GODEBUG`
+//! as the library reads them. Exit status: the program's own; 127 when the command is missing,
+//! 126 when it cannot be run, 2 for a usage error, 1 when the supervisor cannot start.
+//!
+//! The library's modules are compiled in from their source files rather than linked as the
+//! library crate: linking it would bring its exported `socket`/`setsockopt`/`listen` hooks into
+//! this binary, interposing our own calls (tests/seccomp.rs checks the symbols are absent).
+
+#[allow(dead_code)]
+#[path = "../config.rs"]
+mod config;
+#[allow(dead_code)]
+#[path = "../events.rs"]
+mod events;
+#[allow(dead_code)]
+#[path = "../fallback.rs"]
+mod fallback;
+#[allow(dead_code)]
+#[path = "../logging.rs"]
+mod logging;
+#[allow(dead_code)]
+#[path = "../mode.rs"]
+mod mode;
+#[allow(dead_code)]
+#[path = "../policy.rs"]
+mod policy;
+#[path = "../seccomp/mod.rs"]
+mod seccomp;
+#[allow(dead_code)]
+#[path = "../sys.rs"]
+mod sys;
+#[allow(dead_code)]
+#[path = "../tracked.rs"]
+mod tracked;
+
+use config::ModeValue;
+use seccomp::Failure;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "usage: mptcpize-rs-seccomp [-m MODE] [-d] [--] COMMAND [ARG...]";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args_os().skip(1).peekable();
+    let mut mode = None;
+    let mut debug = false;
+    while let Some(arg) = args.peek() {
+        match arg.as_encoded_bytes() {
+            b"-d" => debug = true,
+            b"-m" => {
+                args.next();
+                let Some(value) = args.peek() else {
+                    return usage("-m needs a mode");
+                };
+                mode = match config::parse_mode(value.as_encoded_bytes()) {
+                    ModeValue::Set(mode) => Some(mode),
+                    ModeValue::Unset => None,
+                    ModeValue::Invalid => {
+                        return usage(
+                            "bad mode (accepted: default, 0/off, 1/on, 2/listen, 3/connect, force)",
+                        );
+                    }
+                };
+            }
+            b"-h" | b"--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            b"--" => {
+                args.next();
+                break;
+            }
+            bytes if bytes.starts_with(b"-") => return usage("unknown option"),
+            _ => break,
+        }
+        args.next();
+    }
+    let Some(program) = args.next() else {
+        return usage("no command");
+    };
+    let mode = mode.unwrap_or_else(|| {
+        let config = config::Config::from_lookup(sys::getenv, false);
+        for warning in &config.warnings {
+            eprintln!("mptcpize-rs: {warning}");
+        }
+        config.mode
+    });
+    let shown = program.to_string_lossy().into_owned();
+    if debug && mode != config::Mode::Off {
+        eprintln!("mptcpize-rs: {}", seccomp::reach_note(&shown));
+    }
+    let mut command = Command::new(&program);
+    command.args(args);
+    let options = seccomp::Options { mode, debug };
+    let failure = seccomp::exec_supervised(&options, || command.exec());
+    eprintln!("mptcpize-rs: {shown}: {failure}");
+    ExitCode::from(match failure {
+        Failure::Unsupported(_) => 2,
+        Failure::Supervisor(_) => 1,
+        Failure::Exec(error) if error.raw_os_error() == Some(libc::ENOENT) => 127,
+        Failure::Exec(_) => 126,
+    })
+}
+
+fn usage(problem: &str) -> ExitCode {
+    eprintln!("mptcpize-rs-seccomp: {problem}\n{USAGE}");
+    ExitCode::from(2)
+}

@@ -1,0 +1,247 @@
+//! The classic-BPF program the kernel runs on every system call of the supervised program.
+//!
+//! It asks the supervisor about exactly the calls the preload would rewrite — `socket(AF_INET or
+//! AF_INET6, SOCK_STREAM [| SOCK_NONBLOCK | SOCK_CLOEXEC], 0 or IPPROTO_TCP)` of the native ABI —
+//! and allows everything else, so every other call costs one short filter run and nothing more.
+//! The architecture field is checked first: a call of another ABI (a 32-bit program, or x32,
+//! whose numbers carry `__X32_SYSCALL_BIT`) is allowed untouched, never misread. The program is
+//! built by pure code and table-tested against a small interpreter of the instructions it uses.
+
+use libc::{c_int, sock_filter};
+
+/// The `AUDIT_ARCH_*` value of the native ABI and its `socket` system call number. Only the
+/// architectures named here get a filter; elsewhere the supervisor is refused up front.
+#[cfg(target_arch = "x86_64")]
+pub const NATIVE_ARCH: u32 = 0xC000_003E; // AUDIT_ARCH_X86_64: EM_X86_64 | 64-bit | little-endian
+#[cfg(target_arch = "aarch64")]
+pub const NATIVE_ARCH: u32 = 0xC000_00B7; // AUDIT_ARCH_AARCH64: EM_AARCH64 | 64-bit | little-endian
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub const SYS_SOCKET: u32 = libc::SYS_socket as u32;
+
+/// Whether this build can supervise at all.
+pub const SUPPORTED: bool = cfg!(any(target_arch = "x86_64", target_arch = "aarch64"));
+
+/// The socket-type bits a caller may add to `SOCK_STREAM` and still be asked about.
+pub const TYPE_FLAGS: c_int = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+
+/// Offsets in `struct seccomp_data`: `nr` (int), `arch` (u32), `instruction_pointer` (u64),
+/// then six u64 arguments.
+const OFFSET_NR: u32 = 0;
+const OFFSET_ARCH: u32 = 4;
+const OFFSET_ARGS: u32 = 16;
+
+/// The offset of the low 32 bits of argument `index` (the kernel reads `int` arguments there).
+const fn low_word_of_arg(index: u32) -> u32 {
+    let start = OFFSET_ARGS + 8 * index;
+    if cfg!(target_endian = "little") {
+        start
+    } else {
+        start + 4
+    }
+}
+
+/// `BPF_LD | BPF_W | BPF_ABS`: load a 32-bit word of `seccomp_data`.
+const LOAD_WORD: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+/// `BPF_JMP | BPF_JEQ | BPF_K`: compare the accumulator with a constant.
+const JUMP_IF_EQUAL: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+/// `BPF_ALU | BPF_AND | BPF_K`: mask the accumulator.
+const AND: u16 = (libc::BPF_ALU | libc::BPF_AND | libc::BPF_K) as u16;
+/// `BPF_RET | BPF_K`: the verdict.
+const RETURN: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+
+/// Where a comparison goes when it holds or fails.
+#[derive(Clone, Copy)]
+enum Target {
+    Next,
+    /// Over the next `n` instructions.
+    Skip(usize),
+    Notify,
+    Allow,
+}
+
+/// One instruction before jump offsets are resolved.
+#[derive(Clone, Copy)]
+enum Step {
+    Load(u32),
+    And(u32),
+    JumpIfEqual(u32, Target, Target),
+    ReturnNotify,
+    ReturnAllow,
+}
+
+/// The filter, in the order the kernel runs it. The two verdicts come last.
+const STEPS: [Step; 15] = {
+    use Step::*;
+    use Target::*;
+    [
+        Load(OFFSET_ARCH),
+        JumpIfEqual(NATIVE_ARCH_OR_NONE, Next, Allow),
+        Load(OFFSET_NR),
+        JumpIfEqual(SYS_SOCKET_OR_NONE, Next, Allow),
+        Load(low_word_of_arg(0)),
+        // Either family goes on to the type; anything else is allowed.
+        JumpIfEqual(libc::AF_INET as u32, Skip(1), Next),
+        JumpIfEqual(libc::AF_INET6 as u32, Next, Allow),
+        Load(low_word_of_arg(1)),
+        And(!(TYPE_FLAGS as u32)),
+        JumpIfEqual(libc::SOCK_STREAM as u32, Next, Allow),
+        Load(low_word_of_arg(2)),
+        JumpIfEqual(0, Notify, Next),
+        JumpIfEqual(libc::IPPROTO_TCP as u32, Notify, Allow),
+        ReturnNotify,
+        ReturnAllow,
+    ]
+};
+
+/// A value no `seccomp_data` field holds on an unsupported architecture, so the filter (never
+/// installed there) would allow everything.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+const NATIVE_ARCH_OR_NONE: u32 = NATIVE_ARCH;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const NATIVE_ARCH_OR_NONE: u32 = 0;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+const SYS_SOCKET_OR_NONE: u32 = SYS_SOCKET;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const SYS_SOCKET_OR_NONE: u32 = u32::MAX;
+
+/// The filter as the kernel wants it, every jump resolved to a relative offset.
+pub fn program() -> Vec<sock_filter> {
+    let notify_at = STEPS.len() - 2;
+    let allow_at = STEPS.len() - 1;
+    let offset = |from: usize, to: Target| -> u8 {
+        let to = match to {
+            Target::Next => from + 1,
+            Target::Skip(n) => from + 1 + n,
+            Target::Notify => notify_at,
+            Target::Allow => allow_at,
+        };
+        // Offsets count from the instruction after the jump; the program is 15 steps long.
+        (to - from - 1) as u8
+    };
+    let instruction = |code: u16, jt: u8, jf: u8, k: u32| sock_filter { code, jt, jf, k };
+    STEPS
+        .iter()
+        .enumerate()
+        .map(|(at, step)| match *step {
+            Step::Load(offset) => instruction(LOAD_WORD, 0, 0, offset),
+            Step::And(mask) => instruction(AND, 0, 0, mask),
+            Step::JumpIfEqual(value, equal, different) => instruction(
+                JUMP_IF_EQUAL,
+                offset(at, equal),
+                offset(at, different),
+                value,
+            ),
+            Step::ReturnNotify => instruction(RETURN, 0, 0, libc::SECCOMP_RET_USER_NOTIF),
+            Step::ReturnAllow => instruction(RETURN, 0, 0, libc::SECCOMP_RET_ALLOW),
+        })
+        .collect()
+}
+
+#[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
+mod tests {
+    use super::*;
+    use libc::{AF_INET, AF_INET6, AF_UNIX, IPPROTO_TCP, IPPROTO_UDP, SOCK_DGRAM, SOCK_STREAM};
+
+    /// Runs the instructions [`program`] uses over a `seccomp_data`, as the kernel would.
+    fn run(program: &[sock_filter], data: &libc::seccomp_data) -> u32 {
+        // SAFETY: seccomp_data is plain old data; we read its bytes.
+        let bytes: &[u8] = unsafe {
+            std::slice::from_raw_parts(
+                (data as *const libc::seccomp_data).cast(),
+                size_of_val(data),
+            )
+        };
+        let (mut pc, mut accumulator) = (0usize, 0u32);
+        for _ in 0..program.len() {
+            let instruction = program[pc];
+            let k = instruction.k;
+            match instruction.code {
+                LOAD_WORD => {
+                    let at = k as usize;
+                    accumulator = u32::from_ne_bytes(bytes[at..at + 4].try_into().unwrap());
+                }
+                AND => accumulator &= k,
+                JUMP_IF_EQUAL => {
+                    let skip = if accumulator == k {
+                        instruction.jt
+                    } else {
+                        instruction.jf
+                    };
+                    pc += usize::from(skip);
+                }
+                RETURN => return k,
+                other => panic!("unexpected instruction {other:#x}"),
+            }
+            pc += 1;
+        }
+        panic!("the program ran off its end");
+    }
+
+    fn call(arch: u32, nr: u64, args: [u64; 3]) -> libc::seccomp_data {
+        libc::seccomp_data {
+            nr: nr as c_int,
+            arch,
+            instruction_pointer: 0,
+            args: [args[0], args[1], args[2], 0, 0, 0],
+        }
+    }
+
+    #[test]
+    fn notifies_exactly_the_calls_the_preload_rewrites() {
+        const NOTIFY: u32 = libc::SECCOMP_RET_USER_NOTIF;
+        const ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
+        let socket = u64::from(SYS_SOCKET);
+        let stream = SOCK_STREAM as u64;
+        let flags = TYPE_FLAGS as u64;
+        let tcp = IPPROTO_TCP as u64;
+        let x32_socket = socket | 0x4000_0000;
+        let table: &[(u32, u64, [u64; 3], u32)] = &[
+            (NATIVE_ARCH, socket, [AF_INET as u64, stream, 0], NOTIFY),
+            (NATIVE_ARCH, socket, [AF_INET6 as u64, stream, 0], NOTIFY),
+            (NATIVE_ARCH, socket, [AF_INET as u64, stream, tcp], NOTIFY),
+            (
+                NATIVE_ARCH,
+                socket,
+                [AF_INET6 as u64, stream | flags, tcp],
+                NOTIFY,
+            ),
+            (
+                NATIVE_ARCH,
+                socket,
+                [AF_INET as u64, stream | libc::SOCK_CLOEXEC as u64, 0],
+                NOTIFY,
+            ),
+            (NATIVE_ARCH, socket, [AF_INET as u64, stream, 262], ALLOW),
+            (
+                NATIVE_ARCH,
+                socket,
+                [AF_INET as u64, stream, IPPROTO_UDP as u64],
+                ALLOW,
+            ),
+            (
+                NATIVE_ARCH,
+                socket,
+                [AF_INET as u64, SOCK_DGRAM as u64, 0],
+                ALLOW,
+            ),
+            (
+                NATIVE_ARCH,
+                socket,
+                [AF_INET as u64, stream | 0x10, 0],
+                ALLOW,
+            ),
+            (NATIVE_ARCH, socket, [AF_UNIX as u64, stream, 0], ALLOW),
+            (NATIVE_ARCH, socket + 1, [AF_INET as u64, stream, 0], ALLOW),
+            (NATIVE_ARCH, x32_socket, [AF_INET as u64, stream, 0], ALLOW),
+            (0x4000_0003, socket, [AF_INET as u64, stream, 0], ALLOW), // i386
+        ];
+        let program = program();
+        for (arch, nr, args, verdict) in table {
+            assert_eq!(
+                run(&program, &call(*arch, *nr, *args)),
+                *verdict,
+                "arch {arch:#x} nr {nr:#x} args {args:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Reaching the programs a preload cannot: static, musl and raw-syscall programs, through a
+//! seccomp filter whose `socket()` calls a supervisor process answers.
+//!
+//! The filter ([`filter`]) turns exactly the calls the preload would rewrite into user
+//! notifications; the supervisor ([`supervisor`]) makes the MPTCP socket in the caller's network
+//! namespace and installs it in the caller ([`listener`]), or lets the caller's own call run when
+//! MPTCP cannot be had or the caller's identity differs from its own ([`caller`]). The program
+//! keeps the launcher's process; the supervisor is a detached helper that lives exactly as long
+//! as some filtered process does ([`spawn`]). No root is needed: without `CAP_SYS_ADMIN` the
+//! kernel requires `no_new_privs`, so setuid programs started under the filter gain nothing.
+//!
+//! This tree is compiled into binaries only, never into the preload library: it uses the
+//! library's modules (`config`, `policy`, `fallback`, `logging`, `sys`) from the same crate root,
+//! and a binary that linked the library crate would also get its exported `socket` hook.
+//! `listen`/`connect` modes are refused here: deciding at `listen()` would need the switch
+//! rules applied from outside the process.
+
+pub mod caller;
+pub mod filter;
+pub mod listener;
+pub mod spawn;
+pub mod supervisor;
+
+use crate::config::{Config, Mode};
+use std::fmt;
+use std::io;
+
+/// What one `socket()` call costs more under the supervisor than plain, as `scripts/bench.sh`
+/// measured it on the development machine (for the launcher's "reached through seccomp" line).
+pub const EXTRA_SOCKET_COST_US: u32 = 25;
+
+/// The launcher's line for a program the preload cannot reach.
+pub fn reach_note(command: &str) -> String {
+    format!(
+        "{command}: reached through seccomp (each socket() costs about {EXTRA_SOCKET_COST_US} µs more)"
+    )
+}
+
+/// How the program is to be supervised.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub mode: Mode,
+    /// Log every decision (the library's `-d`): the supervisor keeps stderr for its lines.
+    pub debug: bool,
+}
+
+/// Why a program cannot run under the supervisor; say it and do not run.
+pub fn unsupported(mode: Mode) -> Option<&'static str> {
+    if !filter::SUPPORTED {
+        return Some("seccomp supervision is built for x86_64 and aarch64 only");
+    }
+    match mode {
+        Mode::Listen | Mode::Connect => Some(
+            "modes listen and connect decide at listen(), which the seccomp supervisor does not \
+             see: use on, off or force with --seccomp",
+        ),
+        Mode::Off | Mode::On | Mode::Force => None,
+    }
+}
+
+/// Why the program did not run.
+#[derive(Debug)]
+pub enum Failure {
+    /// This mode or architecture cannot be supervised (nothing was started or changed).
+    Unsupported(&'static str),
+    /// The supervisor or the filter could not be set up. The program was not started, and this
+    /// process may already be under the filter: report and exit, do not exec anything else.
+    Supervisor(io::Error),
+    /// The exec failed (`ENOENT`: no such command).
+    Exec(io::Error),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Failure::Unsupported(reason) => f.write_str(reason),
+            Failure::Supervisor(error) => write!(f, "cannot start the seccomp supervisor: {error}"),
+            Failure::Exec(error) => error.fmt(f),
+        }
+    }
+}
+
+/// Runs `exec` (the caller's own exec of the program: path, `arg0`, arguments, environment,
+/// signal mask as it wants them; it returns only the error of a failed exec) under the filter,
+/// with a supervisor answering the program's `socket()` calls. Returns only on failure. A failed
+/// exec (a missing command) leaves a supervisor that ends with this process. In mode `off` there
+/// is no filter and no supervisor: `exec` alone. Call it from a single-threaded process (the
+/// supervisor is forked from it and runs Rust code).
+pub fn exec_supervised(options: &Options, exec: impl FnOnce() -> io::Error) -> Failure {
+    if options.mode == Mode::Off {
+        return Failure::Exec(exec());
+    }
+    if let Some(reason) = unsupported(options.mode) {
+        return Failure::Unsupported(reason);
+    }
+    let mut log = Config::from_lookup(crate::sys::getenv, crate::sys::secure_execution());
+    if options.debug {
+        log.log_filter = Some("debug".to_string());
+    }
+    match spawn::start(options.mode, log) {
+        Ok(started) => {
+            // SAFETY: geteuid cannot fail.
+            if started.no_new_privs && unsafe { libc::geteuid() } != 0 {
+                eprintln!(
+                    "mptcpize-rs: note: under the seccomp filter (no_new_privs), setuid and \
+                     file-capability programs started by this program cannot gain privileges"
+                );
+            }
+            Failure::Exec(exec())
+        }
+        Err(error) => Failure::Supervisor(error),
+    }
+}

@@ -1,0 +1,184 @@
+/* Test helper for tests/seccomp.rs, built by the tests as glibc static, glibc dynamic, musl
+ * dynamic and musl static programs: none of them can be reached by the preload when they make
+ * the raw system call (`raw` below), and the static and musl ones never can.
+ *
+ *   probe [raw]                  one socket(AF_INET, SOCK_STREAM, 0): "protocol=N" or "errno=N"
+ *   listen PORT                  accept one connection on 127.0.0.1:PORT, copy it to stdout
+ *   send PORT                    connect to 127.0.0.1:PORT, send stdin
+ *   threads N M                  N threads x M sockets; "bad=B fds_before=X fds_after=Y", then
+ *                                waits for EOF on stdin (so the test can look at the supervisor)
+ *   forkexec CMD [ARG...]        fork, exec CMD in the child, exit with its status
+ *   pid EXIT                     print getpid(), one socket, exit with EXIT
+ *   nochildren                   one socket, then wait(): "wait=ECHILD" when there is no child
+ *   dropuid                      drop to uid/gid 65534, then probe
+ *   hold                         one socket, print "ready", then sleep until a signal ends it
+ * Protocols and errnos go to stdout; payloads to stdout only in `listen`. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int use_raw;
+
+static int tcp_socket(void) {
+	if (use_raw) return (int)syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	return socket(AF_INET, SOCK_STREAM, 0);
+}
+
+static int protocol_of(int fd) {
+	int protocol = -1;
+	socklen_t len = sizeof protocol;
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) != 0) return -1;
+	return protocol;
+}
+
+static int probe(void) {
+	int fd = tcp_socket();
+	if (fd < 0) {
+		printf("errno=%d\n", errno);
+		return 0;
+	}
+	printf("protocol=%d\n", protocol_of(fd));
+	close(fd);
+	return 0;
+}
+
+static struct sockaddr_in loopback(const char *port) {
+	struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(port))};
+	address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return address;
+}
+
+static int copy(int from, int to) {
+	char buffer[65536];
+	for (;;) {
+		ssize_t got = read(from, buffer, sizeof buffer);
+		if (got == 0) return 0;
+		if (got < 0) return 1;
+		for (ssize_t done = 0; done < got;) {
+			ssize_t put = write(to, buffer + done, (size_t)(got - done));
+			if (put <= 0) return 1;
+			done += put;
+		}
+	}
+}
+
+static int listen_once(const char *port) {
+	struct sockaddr_in address = loopback(port);
+	int one = 1, fd = tcp_socket();
+	if (fd < 0) return perror("socket"), 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&address, sizeof address) || listen(fd, 8)) return perror("bind/listen"), 1;
+	fprintf(stderr, "listener protocol=%d\n", protocol_of(fd));
+	int connection = accept(fd, NULL, NULL);
+	if (connection < 0) return perror("accept"), 1;
+	return copy(connection, 1);
+}
+
+static int send_once(const char *port) {
+	struct sockaddr_in address = loopback(port);
+	int fd = tcp_socket();
+	if (fd < 0) return perror("socket"), 1;
+	if (connect(fd, (struct sockaddr *)&address, sizeof address)) return perror("connect"), 1;
+	fprintf(stderr, "sender protocol=%d\n", protocol_of(fd));
+	int failed = copy(0, fd);
+	shutdown(fd, SHUT_WR);
+	close(fd);
+	return failed;
+}
+
+static int expected_protocol, per_thread;
+
+static void *sockets(void *unused) {
+	(void)unused;
+	long bad = 0;
+	for (int i = 0; i < per_thread; i++) {
+		int fd = socket(AF_INET6, SOCK_STREAM | (i % 2 ? SOCK_CLOEXEC : 0), 0);
+		if (fd < 0 || protocol_of(fd) != expected_protocol) bad++;
+		if (fd >= 0) close(fd);
+	}
+	return (void *)bad;
+}
+
+static int open_fds(void) {
+	int count = 0;
+	DIR *dir = opendir("/proc/self/fd");
+	if (!dir) return -1;
+	for (struct dirent *entry; (entry = readdir(dir));) count += entry->d_name[0] != '.';
+	closedir(dir);
+	return count - 1; /* the directory's own descriptor */
+}
+
+static int threads(int count, int each) {
+	pthread_t ids[64];
+	if (count > 64) count = 64;
+	per_thread = each;
+	int probe_fd = socket(AF_INET6, SOCK_STREAM, 0);
+	expected_protocol = protocol_of(probe_fd);
+	close(probe_fd);
+	int before = open_fds();
+	long bad = 0;
+	for (int i = 0; i < count; i++) pthread_create(&ids[i], NULL, sockets, NULL);
+	for (int i = 0; i < count; i++) {
+		void *result;
+		pthread_join(ids[i], &result);
+		bad += (long)result;
+	}
+	printf("protocol=%d bad=%ld fds_before=%d fds_after=%d\n", expected_protocol, bad, before, open_fds());
+	fflush(stdout);
+	char byte;
+	while (read(0, &byte, 1) > 0) {}
+	return 0;
+}
+
+int main(int argc, char **argv) {
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 2) return 2;
+	const char *verb = argv[1];
+	use_raw = argc > 2 && strcmp(argv[argc - 1], "raw") == 0;
+	if (!strcmp(verb, "probe")) return probe();
+	if (!strcmp(verb, "listen") && argc > 2) return listen_once(argv[2]);
+	if (!strcmp(verb, "send") && argc > 2) return send_once(argv[2]);
+	if (!strcmp(verb, "threads") && argc > 3) return threads(atoi(argv[2]), atoi(argv[3]));
+	if (!strcmp(verb, "forkexec") && argc > 2) {
+		pid_t child = fork();
+		if (child == 0) {
+			execvp(argv[2], argv + 2);
+			_exit(127);
+		}
+		int status = 0;
+		waitpid(child, &status, 0);
+		return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	}
+	if (!strcmp(verb, "pid") && argc > 2) {
+		printf("pid=%d\n", (int)getpid());
+		probe();
+		return atoi(argv[2]);
+	}
+	if (!strcmp(verb, "nochildren")) {
+		probe();
+		int waited = wait(NULL);
+		printf("wait=%s\n", waited < 0 && errno == ECHILD ? "ECHILD" : "child");
+		return 0;
+	}
+	if (!strcmp(verb, "dropuid")) {
+		if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			return perror("drop"), 1;
+		return probe();
+	}
+	if (!strcmp(verb, "hold")) {
+		probe();
+		printf("ready\n");
+		for (;;) pause();
+	}
+	return 2;
+}

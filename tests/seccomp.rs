@@ -1,0 +1,469 @@
+//! Programs the preload cannot reach, under the seccomp supervisor (`mptcpize-rs-seccomp`): a
+//! glibc static program, musl dynamic and static ones, a glibc program making the raw system
+//! call, busybox `wget` and `httpd`, a program that forks and execs a dynamic child, one that
+//! enters another network namespace. MPTCP is proven by each namespace's counters and
+//! `SO_PROTOCOL`, payloads by their hashes; every scenario also runs with `net.mptcp.enabled=0`
+//! (plain TCP, the same payload). Then the process shape: PID and exit status kept, no stranger
+//! child, SIGTERM ends the program and the supervisor, 16 threads × 1,000 sockets with no
+//! descriptor leaked on either side; and identity: a program that dropped root gets TCP.
+//! Helper: tests/helpers/seccomp_probe.c, built here four ways.
+
+mod common;
+use common::{Run, in_netns};
+use std::process::Command;
+
+/// The entry point under test.
+const SUPERVISE: &str = env!("CARGO_BIN_EXE_mptcpize-rs-seccomp");
+
+/// Builds the probe as `gs` (glibc static), `gd` (glibc dynamic), `md` (musl dynamic) and `ms`
+/// (musl static) in $WORK, and defines `S`: the supervisor's entry point.
+const PRELUDE: &str = r#"
+cd "$WORK"
+chmod 755 "$WORK"
+probe_source="$HELPERS/seccomp_probe.c"
+gcc -O1 -static -pthread "$probe_source" -o gs
+gcc -O1 -pthread "$probe_source" -o gd
+musl-gcc -O1 -pthread "$probe_source" -o md
+musl-gcc -O1 -static -pthread "$probe_source" -o ms
+S() { "$SUPERVISE" "$@"; }
+# The supervisor's PID, from the first line it logs with -d (file $1), waiting at most 10 s.
+supervisor_pid() {
+	local _
+	for _ in $(seq 200); do
+		sed -n 's/^mptcpize-rs\[\([0-9]*\)\]: DEBUG seccomp supervisor ready.*/\1/p' "$1" | grep . && return 0
+		sleep 0.05
+	done
+	return 1
+}
+"#;
+
+fn run(script: &str, vars: &[(&str, &str)]) -> Run {
+    let mut all = vec![("SUPERVISE", SUPERVISE)];
+    all.extend_from_slice(vars);
+    in_netns(&format!("{PRELUDE}\n{script}"), &all)
+}
+
+#[test]
+fn the_binary_carries_no_socket_hook() {
+    let output = Command::new("nm")
+        .args(["--defined-only", SUPERVISE])
+        .output()
+        .expect("nm (binutils)");
+    assert!(output.status.success());
+    let symbols = String::from_utf8_lossy(&output.stdout);
+    for hook in ["socket", "setsockopt", "listen"] {
+        assert!(
+            !symbols
+                .lines()
+                .any(|line| line.ends_with(&format!(" {hook}"))),
+            "{SUPERVISE} defines {hook}: it would interpose its own calls"
+        );
+    }
+}
+
+#[test]
+fn static_musl_and_raw_syscall_programs_get_mptcp_and_fall_back_to_tcp() {
+    // (net.mptcp.enabled, the protocol each socket must have, MP_CAPABLE handshakes per transfer)
+    for (enabled, protocol, handshakes) in [("1", "262", 1), ("0", "6", 0)] {
+        let run = run(
+            r#"
+sysctl -qw net.mptcp.enabled="$ENABLED"
+payload data 1048576
+port=8100
+for program in gs md ms "gd raw"; do
+	port=$((port + 1))
+	set -- $program
+	syn_before=$(counter MPTcpExtMPCapableSYNRX) synack_before=$(counter MPTcpExtMPCapableSYNACKRX)
+	S "./$1" listen "$port" ${2:-} >received 2>listener.log &
+	server=$!
+	wait_listen "$port"
+	S "./$1" send "$port" ${2:-} <data 2>sender.log
+	wait "$server"
+	name=${program// /_}
+	fact "${name}_listener" "$(sed -n 's/listener protocol=//p' listener.log)"
+	fact "${name}_sender" "$(sed -n 's/sender protocol=//p' sender.log)"
+	fact "${name}_intact" "$([ "$(sha data)" = "$(sha received)" ] && echo yes || echo no)"
+	fact "${name}_syn" "$(($(counter MPTcpExtMPCapableSYNRX) - syn_before))"
+	fact "${name}_synack" "$(($(counter MPTcpExtMPCapableSYNACKRX) - synack_before))"
+done
+"#,
+            &[("ENABLED", enabled)],
+        );
+        run.assert_success();
+        for program in ["gs", "md", "ms", "gd_raw"] {
+            let context = format!("{program}, net.mptcp.enabled={enabled}\n{run}");
+            assert_eq!(
+                run.fact(&format!("{program}_listener")),
+                protocol,
+                "{context}"
+            );
+            assert_eq!(
+                run.fact(&format!("{program}_sender")),
+                protocol,
+                "{context}"
+            );
+            assert_eq!(run.fact(&format!("{program}_intact")), "yes", "{context}");
+            assert_eq!(
+                run.number(&format!("{program}_syn")),
+                handshakes,
+                "{context}"
+            );
+            assert_eq!(
+                run.number(&format!("{program}_synack")),
+                handshakes,
+                "{context}"
+            );
+        }
+    }
+}
+
+#[test]
+fn busybox_httpd_serves_busybox_wget() {
+    for (enabled, handshakes) in [("1", 1), ("0", 0)] {
+        let run = run(
+            r#"
+sysctl -qw net.mptcp.enabled="$ENABLED"
+mkdir www
+payload www/file 2097152
+S busybox httpd -f -p 127.0.0.1:8200 -h www &
+wait_listen 8200
+fact listeners "$(mptcp_listeners 8200)"
+S busybox wget -q -O fetched http://127.0.0.1:8200/file
+fact intact "$([ "$(sha www/file)" = "$(sha fetched)" ] && echo yes || echo no)"
+mptcp_facts
+"#,
+            &[("ENABLED", enabled)],
+        );
+        run.assert_success();
+        assert_eq!(run.fact("intact"), "yes", "{run}");
+        assert_eq!(run.number("listeners"), handshakes, "{run}");
+        assert_eq!(run.number("syn_rx"), handshakes, "{run}");
+        assert_eq!(run.number("synack_rx"), handshakes, "{run}");
+    }
+}
+
+#[test]
+fn children_and_exec_inherit_the_filter() {
+    let run = run(
+        r#"
+fact static_forks_dynamic_raw "$(S ./gs forkexec ./gd probe raw)"
+fact busybox_sh_runs_musl "$(S busybox sh -c './md probe')"
+fact plain_dynamic_raw "$(./gd probe raw)"
+"#,
+        &[],
+    );
+    run.assert_success();
+    assert_eq!(
+        run.fact("static_forks_dynamic_raw"),
+        "protocol=262",
+        "{run}"
+    );
+    assert_eq!(run.fact("busybox_sh_runs_musl"), "protocol=262", "{run}");
+    assert_eq!(run.fact("plain_dynamic_raw"), "protocol=6", "{run}");
+}
+
+#[test]
+fn the_supervisor_serves_children_that_outlive_the_program_then_ends() {
+    let run = run(
+        r#"
+# The shell exits at once; its background child makes its socket half a second later.
+S -d busybox sh -c '(sleep 0.5; exec ./ms probe >late.out) &' 2>late.log
+supervisor=$(supervisor_pid late.log)
+for _ in $(seq 200); do [ -s late.out ] && break; sleep 0.05; done
+fact late "$(cat late.out)"
+for _ in $(seq 100); do [ -d "/proc/$supervisor" ] || break; sleep 0.05; done
+fact gone "$([ -d "/proc/$supervisor" ] && echo no || echo yes)"
+"#,
+        &[],
+    );
+    run.assert_success();
+    assert_eq!(run.fact("late"), "protocol=262", "{run}");
+    assert_eq!(run.fact("gone"), "yes", "{run}");
+}
+
+#[test]
+fn a_program_that_enters_another_network_namespace_gets_its_sockets_there() {
+    let run = run(
+        r#"
+cat >inner.sh <<'INNER'
+set -eu
+ip link set lo up
+nstat -n
+./ms listen 8300 >received 2>/dev/null &
+for _ in $(seq 200); do ss -Hltn '( sport = :8300 )' | grep -q . && break; sleep 0.05; done
+./ms send 8300 <data 2>/dev/null
+wait
+echo "FACT inner_syn=$(nstat -asz MPTcpExtMPCapableSYNRX | awk '$1 == "MPTcpExtMPCapableSYNRX" { print $2 }')"
+INNER
+payload data 65536
+S unshare -n bash inner.sh
+fact intact "$([ "$(sha data)" = "$(sha received)" ] && echo yes || echo no)"
+fact outer_syn "$(counter MPTcpExtMPCapableSYNRX)"
+"#,
+        &[],
+    );
+    run.assert_success();
+    assert_eq!(run.fact("intact"), "yes", "{run}");
+    assert_eq!(
+        run.number("inner_syn"),
+        1,
+        "MPTCP in the inner namespace: {run}"
+    );
+    assert_eq!(
+        run.number("outer_syn"),
+        0,
+        "nothing in the outer one: {run}"
+    );
+}
+
+#[test]
+fn force_returns_the_kernels_errno() {
+    let run = run(
+        r#"
+fact on "$(S -m force ./ms probe)"
+sysctl -qw net.mptcp.enabled=0
+fact off "$(S -m force ./ms probe)"
+fact off_default_mode "$(S ./ms probe)"
+fact off_plain "$(./ms probe)"
+"#,
+        &[],
+    );
+    run.assert_success();
+    assert_eq!(run.fact("on"), "protocol=262", "{run}");
+    assert_eq!(
+        run.fact("off"),
+        format!("errno={}", libc_enoprotoopt()),
+        "{run}"
+    );
+    assert_eq!(run.fact("off_default_mode"), run.fact("off_plain"), "{run}");
+}
+
+/// ENOPROTOOPT on Linux (the tests do not link libc's crate for one number).
+fn libc_enoprotoopt() -> u32 {
+    92
+}
+
+#[test]
+fn the_program_keeps_its_pid_status_and_children() {
+    let run = run(
+        r#"
+set +e
+out=$(bash -c 'echo "shell=$$"; exec "$SUPERVISE" ./ms pid 7')
+fact status "$?"
+set -e
+fact shell "$(printf '%s\n' "$out" | sed -n 's/^shell=//p')"
+fact program "$(printf '%s\n' "$out" | sed -n 's/^pid=//p')"
+fact protocol "$(printf '%s\n' "$out" | sed -n 's/^protocol=//p')"
+fact children "$(S ./gs nochildren | sed -n 's/^wait=//p')"
+"#,
+        &[],
+    );
+    run.assert_success();
+    assert_eq!(run.fact("status"), "7", "{run}");
+    assert_eq!(run.fact("shell"), run.fact("program"), "{run}");
+    assert_eq!(run.fact("protocol"), "262", "{run}");
+    assert_eq!(run.fact("children"), "ECHILD", "a stranger child: {run}");
+}
+
+#[test]
+fn sigterm_ends_the_program_and_the_supervisor() {
+    let run = run(
+        r#"
+# Not through the function S: `&` would put a subshell between $! and the program.
+"$SUPERVISE" -d ./ms hold >out 2>log &
+program=$!
+for _ in $(seq 200); do grep -q ready out && break; sleep 0.05; done
+supervisor=$(supervisor_pid log)
+fact alive "$([ -d "/proc/$supervisor" ] && echo yes || echo no)"
+fact program_is_the_launcher "$(tr '\0' ' ' <"/proc/$program/cmdline")"
+fact parent_is_program "$([ "$(ps -o ppid= -p "$supervisor" | tr -d ' ')" = "$program" ] && echo yes || echo no)"
+fact same_group "$([ "$(ps -o pgid= -p "$supervisor")" = "$(ps -o pgid= -p "$program")" ] && echo yes || echo no)"
+fact same_session "$([ "$(ps -o sid= -p "$supervisor")" = "$(ps -o sid= -p "$program")" ] && echo yes || echo no)"
+fact supervisor_fds "$(for fd in /proc/"$supervisor"/fd/*; do readlink "$fd"; done | sort | tr '\n' '|')"
+fact supervisor_cwd "$(readlink "/proc/$supervisor/cwd")"
+kill -TERM "$program"
+set +e
+wait "$program"
+fact status "$?"
+set -e
+for _ in $(seq 100); do [ -d "/proc/$supervisor" ] || break; sleep 0.05; done
+fact gone "$([ -d "/proc/$supervisor" ] && echo no || echo yes)"
+fact protocol "$(sed -n 's/^protocol=//p' out)"
+"#,
+        &[],
+    );
+    run.assert_success();
+    assert_eq!(run.fact("protocol"), "262", "{run}");
+    assert_eq!(run.fact("alive"), "yes", "{run}");
+    assert_eq!(
+        run.fact("program_is_the_launcher"),
+        "./ms hold ",
+        "exec'd: {run}"
+    );
+    assert_eq!(run.fact("parent_is_program"), "no", "{run}");
+    assert_eq!(run.fact("same_group"), "no", "{run}");
+    assert_eq!(run.fact("same_session"), "no", "{run}");
+    assert_eq!(run.fact("supervisor_cwd"), "/", "{run}");
+    // stdin and stdout on /dev/null, stderr the log asked for with -d, the listener, the
+    // supervisor's own network namespace: nothing of the program's.
+    let fds = run.fact("supervisor_fds");
+    assert_eq!(fds.matches("/dev/null").count(), 2, "{run}");
+    assert_eq!(fds.matches("seccomp notify").count(), 1, "{run}");
+    assert_eq!(fds.matches("net:[").count(), 1, "{run}");
+    assert_eq!(
+        fds.split('|').filter(|fd| !fd.is_empty()).count(),
+        5,
+        "{run}"
+    );
+    assert_eq!(run.fact("status"), "143", "{run}");
+    assert_eq!(
+        run.fact("gone"),
+        "yes",
+        "the supervisor outlived the program: {run}"
+    );
+}
+
+#[test]
+fn sixteen_threads_of_a_thousand_sockets_leak_nothing() {
+    for (enabled, protocol) in [("1", "262"), ("0", "6")] {
+        let run = run(
+            r#"
+sysctl -qw net.mptcp.enabled="$ENABLED"
+mkfifo hold
+"$SUPERVISE" -d ./gs threads 16 1000 <hold >out 2>log &
+program=$!
+exec 3>hold
+for _ in $(seq 1200); do grep -q bad= out && break; sleep 0.05; done
+supervisor=$(supervisor_pid log)
+fact result "$(cat out)"
+fact supervisor_fds "$(ls "/proc/$supervisor/fd" | wc -l)"
+fact supervisor_sockets "$(for fd in /proc/"$supervisor"/fd/*; do readlink "$fd"; done | grep -c socket: || true)"
+exec 3>&-
+wait "$program"
+fact decisions "$(grep -c ' -> ' log)"
+"#,
+            &[("ENABLED", enabled)],
+        );
+        run.assert_success();
+        let result = run.fact("result");
+        let field = |name: &str| -> String {
+            result
+                .split(' ')
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                .unwrap_or_else(|| panic!("no {name} in {result}\n{run}"))
+                .to_string()
+        };
+        assert_eq!(field("protocol"), protocol, "{run}");
+        assert_eq!(field("bad"), "0", "{run}");
+        assert_eq!(field("fds_before"), field("fds_after"), "{run}");
+        assert_eq!(run.number("supervisor_fds"), 5, "{run}");
+        assert_eq!(run.number("supervisor_sockets"), 0, "{run}");
+        assert_eq!(run.number("decisions"), 16_001, "{run}");
+    }
+}
+
+#[test]
+fn a_caller_with_another_identity_gets_its_own_tcp_socket() {
+    let run = run(
+        r#"
+fact root_dropped "$(S ./gs dropuid)"
+fact root_dropped_force "$(S -m force ./gs dropuid)"
+fact root_dropped_plain "$(./gs dropuid)"
+"#,
+        &[],
+    );
+    run.assert_success();
+    assert_eq!(
+        run.fact("root_dropped"),
+        run.fact("root_dropped_plain"),
+        "{run}"
+    );
+    assert_eq!(run.fact("root_dropped"), "protocol=6", "{run}");
+    assert_eq!(run.fact("root_dropped_force"), "errno=1", "EPERM: {run}");
+}
+
+#[test]
+fn an_unprivileged_user_is_told_about_no_new_privs() {
+    let run = run(
+        r#"
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+fact nobody "$(as_nobody "$SUPERVISE" ./ms probe 2>note)"
+fact note "$(grep -c 'cannot gain privileges' note || true)"
+fact nobody_nnp "$(as_nobody "$SUPERVISE" grep NoNewPrivs /proc/self/status 2>/dev/null | tr -d '\t ')"
+fact root_note "$(S ./ms probe 2>&1 >/dev/null | grep -c 'cannot gain privileges' || true)"
+fact root_nnp "$(S grep NoNewPrivs /proc/self/status | tr -d '\t ')"
+"#,
+        &[],
+    );
+    run.assert_success();
+    assert_eq!(run.fact("nobody"), "protocol=262", "{run}");
+    assert_eq!(run.number("note"), 1, "{run}");
+    assert_eq!(run.fact("nobody_nnp"), "NoNewPrivs:1", "{run}");
+    assert_eq!(run.number("root_note"), 0, "{run}");
+    assert_eq!(run.fact("root_nnp"), "NoNewPrivs:0", "{run}");
+}
+
+#[test]
+fn modes_off_listen_connect_and_missing_commands() {
+    let run = run(
+        r#"
+set +e
+fact off "$(S -m off ./ms probe)"
+S -m listen ./ms probe 2>listen.err
+fact listen_status "$?"
+fact listen_says "$(grep -c 'listen and connect' listen.err)"
+S -m 3 ./ms probe 2>/dev/null
+fact connect_status "$?"
+S ./no-such-command 2>/dev/null
+fact missing_status "$?"
+MPTCPIZE=force S ./ms probe >/dev/null
+fact env_mode_status "$?"
+"#,
+        &[],
+    );
+    run.assert_success();
+    assert_eq!(run.fact("off"), "protocol=6", "{run}");
+    assert_eq!(run.fact("listen_status"), "2", "{run}");
+    assert_eq!(run.fact("listen_says"), "1", "{run}");
+    assert_eq!(run.fact("connect_status"), "2", "{run}");
+    assert_eq!(run.fact("missing_status"), "127", "{run}");
+    assert_eq!(run.fact("env_mode_status"), "0", "{run}");
+}
+
+#[test]
+fn a_static_go_program_that_ignores_godebug_is_reached() {
+    let tools = common::built().repo.join("target/tools");
+    let go = tools.join("go/bin/go");
+    assert!(
+        go.is_file(),
+        "{} missing: scripts/test-deps.sh installs it",
+        go.display()
+    );
+    // GODEBUG=multipathtcp=0 makes this Go behave like one older than 1.21: plain TCP sockets
+    // of its own, made with raw system calls. `-m on` overrides it for the supervisor.
+    for (enabled, handshakes) in [("1", 1), ("0", 0)] {
+        let run = run(
+            r#"
+CGO_ENABLED=0 GOCACHE="$TOOLS/gocache" GOPATH="$TOOLS/gopath" GOTOOLCHAIN=local GOFLAGS= \
+	"$GO" build -o gohttp "$HELPERS/gohttp/main.go"
+fact static "$(readelf -l gohttp | grep -c INTERP || true)"
+sysctl -qw net.mptcp.enabled="$ENABLED"
+export GODEBUG=multipathtcp=0
+S -m on timeout 30 ./gohttp serve 127.0.0.1:8400 2>server.err &
+wait_listen 8400
+fact body "$(S -m on ./gohttp get http://127.0.0.1:8400/)"
+mptcp_facts
+"#,
+            &[
+                ("ENABLED", enabled),
+                ("GO", go.to_str().unwrap()),
+                ("TOOLS", tools.to_str().unwrap()),
+            ],
+        );
+        run.assert_success();
+        assert_eq!(run.number("static"), 0, "a static Go binary: {run}");
+        assert_eq!(run.fact("body"), "hello from go", "{run}");
+        assert_eq!(run.number("syn_rx"), handshakes, "{run}");
+        assert_eq!(run.number("synack_rx"), handshakes, "{run}");
+    }
+}
