@@ -7,8 +7,35 @@
 //! `setsockopt`, `listen`… as C symbols, and a binary containing them would interpose its own
 //! calls. `tests/launcher.rs` checks the built binary defines none of them.
 
+#[allow(dead_code)]
 #[path = "../mode.rs"]
 mod mode;
+
+// The seccomp supervisor and the library modules it uses, compiled from their sources like
+// mode.rs (never the library crate, whose exported hooks would interpose our own calls).
+#[allow(dead_code)]
+#[path = "../config.rs"]
+mod config;
+#[allow(dead_code)]
+#[path = "../events.rs"]
+mod events;
+#[allow(dead_code)]
+#[path = "../fallback.rs"]
+mod fallback;
+#[allow(dead_code)]
+#[path = "../logging.rs"]
+mod logging;
+#[allow(dead_code)]
+#[path = "../policy.rs"]
+mod policy;
+#[path = "../seccomp/mod.rs"]
+mod seccomp;
+#[allow(dead_code)]
+#[path = "../sys.rs"]
+mod sys;
+#[allow(dead_code)]
+#[path = "../tracked.rs"]
+mod tracked;
 
 #[path = "../cli/mod.rs"]
 mod cli;

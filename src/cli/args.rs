@@ -13,6 +13,8 @@ use std::path::PathBuf;
 pub struct Options {
     pub mode: Option<Mode>,
     pub debug: bool,
+    /// `--seccomp`: run under the seccomp supervisor whatever the program's linking.
+    pub seccomp: bool,
     pub log_file: Option<OsString>,
     pub root: Option<PathBuf>,
     pub systemd: bool,
@@ -186,6 +188,10 @@ fn parse_options(verb: Verb, parser: &mut Parser) -> Result<Parsed, Failure> {
                 only(verb == Verb::Run, &shown, "run")?;
                 options.debug = true;
             }
+            Arg::Long("seccomp") => {
+                only(verb == Verb::Run, &shown, "run")?;
+                options.seccomp = true;
+            }
             Arg::Long("log-file") => {
                 only(verb == Verb::Run, &shown, "run")?;
                 let value = parser.value().ok().filter(|v| !v.is_empty());
@@ -299,6 +305,8 @@ plain TCP wherever MPTCP cannot be had.
                       listen|2: MPTCP for listening sockets only; connect|3: MPTCP for
                       outgoing connections only; force: MPTCP or fail, no fallback
   -d, --debug         log every decision to stderr (MPTCPIZE_LOG=debug)
+  --seccomp           (run) reach any program through the seccomp supervisor (automatic
+                      for static and musl programs)
   --log-file FILE     append log lines to FILE instead of stderr (MPTCPIZE_LOG_FILE)
   --root DIR          (enable, disable) act on the systemd tree under DIR, as systemctl --root
   -h, --help          show this help

@@ -24,10 +24,24 @@ pub fn run(options: &Options, program: Vec<OsString>) -> Result<i32, Failure> {
     let path = resolve(&command)
         .map_err(|(message, status)| Failure::Fatal(format!("{shown}: {message}"), status))?;
     let library = locate::library()?;
-    let preload = reach_warnings(&path, options.mode);
+    let supervision = supervision(&path, options);
+    let preload = supervision.is_none() && reach_warnings(&path, options.mode);
     let variables = Variables::new(options, &inherited, preload.then_some(library.as_os_str()));
     let arguments: Vec<OsString> = program.collect();
-    let error = exec(&path, &command, &arguments, &variables.assignments());
+    let exec_program = || exec(&path, &command, &arguments, &variables.assignments());
+    let error = match supervision {
+        None => exec_program(),
+        Some(supervision) => {
+            if let Some(reason) = crate::seccomp::unsupported(supervision.mode) {
+                return Err(Failure::Usage(format!("{shown}: {reason}")));
+            }
+            warn(&crate::seccomp::reach_note(&shown));
+            match crate::seccomp::exec_supervised(&supervision, exec_program) {
+                crate::seccomp::Failure::Exec(error) => error,
+                failure => return Err(Failure::Fatal(format!("{shown}: {failure}"), 1)),
+            }
+        }
+    };
     if error.raw_os_error() == Some(libc::ENOEXEC) {
         // No `#!` line: a shell script, as execvp(3) and shells run it.
         let mut shell_arguments = vec![path.clone().into_os_string()];
@@ -142,6 +156,22 @@ fn check(path: &Path) -> Result<PathBuf, (&'static str, i32)> {
         return Err(("permission denied", CANNOT_RUN));
     }
     Ok(path.to_path_buf())
+}
+
+/// Whether to run the program under the seccomp supervisor: always with `--seccomp` (refused
+/// later, clearly, for the listen/connect modes), and for static and musl programs, which the
+/// library cannot reach, in the modes the supervisor serves (listen/connect keep the old warning).
+fn supervision(path: &Path, options: &Options) -> Option<crate::seccomp::Options> {
+    let mode = options
+        .mode
+        .unwrap_or_else(|| crate::config::Config::from_lookup(crate::sys::getenv, false).mode);
+    let unreachable = matches!(elf::inspect(path), Program::Static | Program::Musl);
+    let wanted = options.seccomp
+        || (unreachable && mode != Mode::Off && crate::seccomp::unsupported(mode).is_none());
+    wanted.then_some(crate::seccomp::Options {
+        mode,
+        debug: options.debug,
+    })
 }
 
 /// One stderr line for each reason the library cannot reach the program; false when the
