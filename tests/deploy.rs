@@ -113,7 +113,7 @@ fn enable_and_disable_write_and_remove_only_our_drop_in() {
 }
 
 #[test]
-fn the_wrapper_says_when_it_cannot_reach_a_program() {
+fn the_launcher_says_how_it_reaches_each_program() {
     let run = in_netns(
         r#"
 printf 'int main(void) { return 0; }\n' | gcc -static -x c - -o "$WORK/static"
@@ -133,7 +133,11 @@ fact dynamic "$(cat "$WORK/err")"
     );
     run.assert_success();
     assert!(
-        run.fact("static").ends_with("static is statically linked: the library cannot reach it (use a dynamically linked build)"),
+        run.fact("static").ends_with("static: reached through seccomp (each socket() costs about 25 µs more)"),
+        "{run}"
+    );
+    assert!(
+        run.fact("musl").ends_with("musl: reached through seccomp (each socket() costs about 25 µs more)"),
         "{run}"
     );
     assert!(
