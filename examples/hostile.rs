@@ -644,6 +644,82 @@ fn closed_log(path: &str) {
     );
 }
 
+/// A socket made before the program moved to another network namespace.
+fn other_netns() {
+    let port = server(false, 1, b"same namespace", false);
+    let fd = socket(libc::AF_INET, 0);
+    // SAFETY: unshare takes flags; the process (we are root) gets a namespace of its own.
+    println!(
+        "unshare {}",
+        show(check(unsafe { libc::unshare(libc::CLONE_NEWNET) }))
+    );
+    println!(
+        "opt TCP_USER_TIMEOUT {}",
+        show(set_int(fd, libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT, 5000))
+    );
+    println!("connect {}", show(connect(fd, port, false)));
+    println!("read {}", read_all(fd));
+}
+
+/// A bound socket inherited by a daemonised grandchild of system(): the old socket would keep
+/// the port.
+fn spawned() {
+    let fd = socket(libc::AF_INET, 0);
+    println!("bind {}", show(bind(fd, 0, false)));
+    // SAFETY: a NUL-terminated command.
+    let status = unsafe { libc::system(c"sleep 2 >/dev/null 2>&1 &".as_ptr()) };
+    println!("system {status}");
+    println!(
+        "opt TCP_USER_TIMEOUT {}",
+        show(set_int(fd, libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT, 5000))
+    );
+    // SAFETY: listen takes integers.
+    println!("listen {}", show(check(unsafe { libc::listen(fd, 8) })));
+}
+
+/// shutdown() before connect: the shut-down state must survive.
+fn shut() {
+    let port = server(false, 1, b"", true);
+    let fd = socket(libc::AF_INET, 0);
+    // SAFETY: shutdown takes integers.
+    println!(
+        "shutdown {}",
+        show(check(unsafe { libc::shutdown(fd, libc::SHUT_WR) }))
+    );
+    println!(
+        "opt TCP_USER_TIMEOUT {}",
+        show(set_int(fd, libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT, 5000))
+    );
+    println!("connect {}", show(connect(fd, port, false)));
+    // SAFETY: a live buffer; MSG_NOSIGNAL turns SIGPIPE into EPIPE.
+    let sent = unsafe { libc::send(fd, b"x".as_ptr().cast(), 1, libc::MSG_NOSIGNAL) };
+    println!("send {}", show(check(sent as c_int)));
+}
+
+/// A fired EPOLLONESHOT registration stays disarmed.
+fn oneshot() {
+    let fd = socket(libc::AF_INET, libc::SOCK_NONBLOCK);
+    // SAFETY: plain epoll calls on descriptors of ours.
+    let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    let mut event = libc::epoll_event {
+        events: (libc::EPOLLOUT | libc::EPOLLONESHOT) as u32,
+        u64: 222,
+    };
+    // SAFETY: as above.
+    unsafe { libc::epoll_ctl(epoll, libc::EPOLL_CTL_ADD, fd, &mut event) };
+    let mut events = [libc::epoll_event { events: 0, u64: 0 }; 4];
+    // SAFETY: a writable array of 4 events.
+    let first = unsafe { libc::epoll_wait(epoll, events.as_mut_ptr(), 4, 1000) };
+    println!("first wait {first}");
+    println!(
+        "opt TCP_USER_TIMEOUT {}",
+        show(set_int(fd, libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT, 5000))
+    );
+    // SAFETY: as above.
+    let second = unsafe { libc::epoll_wait(epoll, events.as_mut_ptr(), 4, 300) };
+    println!("second wait {second}");
+}
+
 /// A listener that sets an option MPTCP refuses to its default value (TCP_USER_TIMEOUT=0).
 fn default_listener() {
     let fd = socket(libc::AF_INET, 0);
@@ -690,6 +766,10 @@ fn main() {
         "closed-stderr" => closed_stderr(),
         "closed-log" => closed_log(arg),
         "default-listener" => default_listener(),
+        "other-netns" => other_netns(),
+        "spawned" => spawned(),
+        "shut" => shut(),
+        "oneshot" => oneshot(),
         other => {
             eprintln!("hostile: unknown scenario {other:?}");
             std::process::exit(2);

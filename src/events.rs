@@ -2,8 +2,9 @@
 //!
 //! A switch must know that a number still holds the socket we made, that the socket never began
 //! to connect or listen, and that no other process may hold it. The kernel does not say, so the
-//! hooks of `connect`, `close`, `close_range`, `closefrom`, `dup`, `dup2`, `dup3`, `sendmsg` and
-//! `sendto` report here, and `fork()` is watched with `pthread_atfork`. Each costs one relaxed
+//! hooks of `connect`, `shutdown`, `close`, `close_range`, `closefrom`, `dup`, `dup2`, `dup3`,
+//! `sendmsg`, `sendmmsg`, `sendto`, `system`, `popen` and `posix_spawn(p)` report here, and
+//! `fork()` is watched with `pthread_atfork`. Each costs one relaxed
 //! load when the number is not one of ours; nothing here allocates, locks or changes errno.
 
 use crate::sys;
@@ -30,6 +31,17 @@ pub fn connect(fd: c_int, call: impl Fn() -> c_int) -> c_int {
     }
     sys::set_errno(errno);
     result
+}
+
+/// `shutdown(fd)`: the shut-down state lives on the socket and would not be carried.
+pub fn shutting_down(fd: c_int) {
+    tracked::started(fd);
+}
+
+/// `system`, `popen`, `posix_spawn(p)`: the child may inherit every socket (glibc runs no
+/// `pthread_atfork` handler for them).
+pub fn spawning() {
+    tracked::forget_all();
 }
 
 /// `close(fd)`.

@@ -2,9 +2,10 @@
 //!
 //! Each hook is a few lines: it calls safe code and turns its `Result` into `-1`/errno. A panic
 //! (a bug of ours) is caught here and degrades to the plain call, so it never crosses the C
-//! boundary. `socket`, `setsockopt` and `listen` do the work; the others only keep
+//! boundary. `socket`, `setsockopt`, `getsockopt` and `listen` do the work; the others only keep
 //! [`crate::tracked`] true (which numbers hold a socket we may still switch): each adds one
-//! relaxed load to the call when the number is not one of ours.
+//! relaxed load to the call when the number is not one of ours (the process-creating ones walk
+//! the table once).
 
 use crate::{direction, events, rewrite, sockopt, sys};
 use libc::{c_int, c_uint, c_void, size_t, socklen_t, ssize_t};
@@ -149,6 +150,116 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, message: *const libc::msghdr, flags:
         unsafe { events::sent_descriptors(message) };
     }
     sent
+}
+
+/// `sendmmsg(2)`: like `sendmsg`, for each message the kernel sent.
+///
+/// # Safety
+/// The caller's contract of `sendmmsg(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sendmmsg(
+    fd: c_int,
+    messages: *mut libc::mmsghdr,
+    count: c_uint,
+    flags: c_int,
+) -> c_int {
+    events::sending(fd, flags);
+    // SAFETY: the caller's own arguments.
+    let sent = unsafe { sys::raw_sendmmsg(fd, messages, count, flags) };
+    for i in 0..usize::try_from(sent).unwrap_or(0) {
+        // SAFETY: the kernel has just read the first `sent` messages in full.
+        unsafe { events::sent_descriptors(&raw const (*messages.add(i)).msg_hdr) };
+    }
+    sent
+}
+
+/// `shutdown(2)`: a shut-down socket has a state a switch would lose.
+///
+/// # Safety
+/// The caller's contract of `shutdown(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shutdown(fd: c_int, how: c_int) -> c_int {
+    events::shutting_down(fd);
+    // SAFETY: the caller's own arguments.
+    unsafe { sys::raw_shutdown(fd, how) }
+}
+
+/// `getsockopt(2)`: an option MPTCP will not read on a socket we made MPTCP reads as a TCP
+/// socket's (the only values such a socket can have: see [`sockopt::getsockopt`]).
+///
+/// # Safety
+/// The caller's contract of `getsockopt(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn getsockopt(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    value: *mut c_void,
+    len: *mut socklen_t,
+) -> c_int {
+    // SAFETY: the caller's own arguments, passed on unchanged.
+    unsafe { sockopt::getsockopt(fd, level, name, value, len) }
+}
+
+/// `system(3)`: the child inherits every inheritable socket.
+///
+/// # Safety
+/// The caller's contract of `system(3)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn system(command: *const libc::c_char) -> c_int {
+    events::spawning();
+    // SAFETY: the caller's own argument.
+    unsafe { sys::raw_system(command) }
+}
+
+/// `popen(3)`: the child inherits every inheritable socket.
+///
+/// # Safety
+/// The caller's contract of `popen(3)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn popen(
+    command: *const libc::c_char,
+    mode: *const libc::c_char,
+) -> *mut libc::FILE {
+    events::spawning();
+    // SAFETY: the caller's own arguments.
+    unsafe { sys::raw_popen(command, mode) }
+}
+
+/// `posix_spawn(3)`: the child inherits every inheritable socket.
+///
+/// # Safety
+/// The caller's contract of `posix_spawn(3)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn posix_spawn(
+    pid: *mut libc::pid_t,
+    path: *const libc::c_char,
+    actions: *const libc::posix_spawn_file_actions_t,
+    attributes: *const libc::posix_spawnattr_t,
+    argv: *const *mut libc::c_char,
+    envp: *const *mut libc::c_char,
+) -> c_int {
+    events::spawning();
+    // SAFETY: the caller's own arguments.
+    unsafe { sys::raw_posix_spawn(pid, path, actions, attributes, argv, envp) }
+}
+
+/// `posix_spawnp(3)`: the child inherits every inheritable socket.
+///
+/// # Safety
+/// The caller's contract of `posix_spawnp(3)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn posix_spawnp(
+    pid: *mut libc::pid_t,
+    file: *const libc::c_char,
+    actions: *const libc::posix_spawn_file_actions_t,
+    attributes: *const libc::posix_spawnattr_t,
+    argv: *const *mut libc::c_char,
+    envp: *const *mut libc::c_char,
+) -> c_int {
+    events::spawning();
+    // SAFETY: the caller's own arguments.
+    unsafe { sys::raw_posix_spawnp(pid, file, actions, attributes, argv, envp) }
 }
 
 /// `sendto(2)`: `MSG_FASTOPEN` starts a connection.

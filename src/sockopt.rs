@@ -42,6 +42,7 @@ pub unsafe fn setsockopt(
     // SAFETY: the caller's own arguments.
     let refused = match unsafe { sys::next_setsockopt(fd, level, name, value, len) } {
         Ok(()) => {
+            tracked::changed(fd);
             // SAFETY: the kernel has just read `len` bytes at `value`.
             unsafe { note_success(fd, level, name, value, len) };
             return Ok(());
@@ -57,7 +58,8 @@ pub unsafe fn setsockopt(
     }
     // SAFETY: the caller's own arguments, tried on a throw-away TCP socket.
     match unsafe { tcp_takes(fd, level, name, value, len) } {
-        TcpTakes::No => return Err(refused), // TCP refuses it too: not MPTCP's doing
+        // TCP refuses it too: not MPTCP's doing; the program gets TCP's own answer.
+        TcpTakes::No(tcp_errno) => return Err(tcp_errno),
         TcpTakes::AsDefault => {
             sys::keeping_errno(|| {
                 info!(
@@ -97,6 +99,49 @@ pub unsafe fn setsockopt(
     retried
 }
 
+/// `getsockopt()`: when MPTCP will not read an option of a socket we made MPTCP (it reads
+/// `TCP_USER_TIMEOUT`, `IP_TTL`… on no MPTCP socket), a fresh TCP socket of the family answers.
+/// That is the value the socket has: MPTCP refuses to set those options too, and one set to a
+/// value other than the default made the socket TCP (or failed).
+///
+/// # Safety
+/// The caller's contract of `getsockopt(2)`.
+pub unsafe fn getsockopt(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    value: *mut c_void,
+    len: *mut socklen_t,
+) -> c_int {
+    // SAFETY: the caller's own arguments.
+    let rc = unsafe { sys::raw_getsockopt(fd, level, name, value, len) };
+    if rc == 0 || !refused_by_mptcp(sys::errno()) || tracked::flags(fd) & tracked::OURS == 0 {
+        return rc;
+    }
+    let refused = sys::errno();
+    let answered = sys::keeping_errno(|| {
+        if sys::get_int_option(fd, SOL_SOCKET, libc::SO_PROTOCOL) != Ok(IPPROTO_MPTCP) {
+            return false;
+        }
+        let Ok(domain) = sys::get_int_option(fd, SOL_SOCKET, libc::SO_DOMAIN) else {
+            return false;
+        };
+        let Ok(probe) =
+            sys::next_socket(domain, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, IPPROTO_TCP)
+        else {
+            return false;
+        };
+        let probe = OwnedFd(probe);
+        // SAFETY: the caller's own buffer and length, as for the call above.
+        unsafe { sys::raw_getsockopt(probe.0, level, name, value, len) == 0 }
+    });
+    if answered {
+        return 0;
+    }
+    sys::set_errno(refused);
+    rc
+}
+
 /// After a successful `setsockopt()`: if the socket may still be switched and a switch could not
 /// carry this option (not on the list for its family, not readable back, or an integer set
 /// non-zero that reads back zero or the other way round, as MPTCP does for `SO_DONTROUTE`, which
@@ -118,6 +163,12 @@ unsafe fn note_success(fd: c_int, level: c_int, name: c_int, value: *const c_voi
         return;
     }
     let inet6 = flags & tracked::INET6 != 0;
+    // The forced buffer sizes read back through the plain options (and are carried there).
+    let name = match (level, name) {
+        (SOL_SOCKET, libc::SO_RCVBUFFORCE) => libc::SO_RCVBUF,
+        (SOL_SOCKET, libc::SO_SNDBUFFORCE) => libc::SO_SNDBUF,
+        _ => name,
+    };
     let mut read = [0u8; 64];
     let read_len = sys::keeping_errno(|| sys::get_option(fd, level, name, &mut read));
     let carried = match (swap::carried(inet6, level, name), read_len) {
@@ -139,8 +190,8 @@ unsafe fn note_success(fd: c_int, level: c_int, name: c_int, value: *const c_voi
 
 /// What a fresh TCP socket like `fd` makes of the option.
 enum TcpTakes {
-    /// It refuses it too.
-    No,
+    /// It refuses it too, with this errno.
+    No(Errno),
     /// It takes it, and the value is the one it already had.
     AsDefault,
     /// It takes it.
@@ -162,18 +213,19 @@ unsafe fn tcp_takes(
         sys::get_int_option(fd, SOL_SOCKET, libc::SO_DOMAIN),
         sys::get_int_option(fd, SOL_SOCKET, libc::SO_TYPE),
     ) else {
-        return TcpTakes::No;
+        return TcpTakes::No(libc::ENOPROTOOPT);
     };
-    let Ok(probe) = sys::next_socket(domain, ty | libc::SOCK_CLOEXEC, IPPROTO_TCP) else {
-        return TcpTakes::No;
+    let probe = match sys::next_socket(domain, ty | libc::SOCK_CLOEXEC, IPPROTO_TCP) {
+        Ok(probe) => probe,
+        Err(errno) => return TcpTakes::No(errno),
     };
     let probe = OwnedFd(probe);
     let mut default = [0u8; 64];
     let default_len = sys::get_option(probe.0, level, name, &mut default);
     // SAFETY: the caller's own value and length. The kernel reads them here first, so the bytes
     // are known to be readable before we compare them below.
-    if unsafe { sys::next_setsockopt(probe.0, level, name, value, len) }.is_err() {
-        return TcpTakes::No;
+    if let Err(errno) = unsafe { sys::next_setsockopt(probe.0, level, name, value, len) } {
+        return TcpTakes::No(errno);
     }
     let len = len as usize;
     match default_len {

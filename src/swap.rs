@@ -32,7 +32,7 @@
 //! Cold path only: it runs when MPTCP refuses an option or at `listen()` in a direction mode.
 
 use crate::sys::{self, Errno, OwnedFd};
-use crate::tracked::{self, INET6, OURS, PINNED, SWITCHING, UNCARRIED};
+use crate::tracked::{self, CHANGED, INET6, OURS, PINNED, SWITCHING, UNCARRIED};
 use libc::c_int;
 use std::ffi::CStr;
 
@@ -55,6 +55,9 @@ pub enum Refusal {
     Shared,
     /// The process has an io_uring, whose registered files we cannot see.
     IoUring,
+    /// The socket was made in another network namespace or by another user than the one the
+    /// new socket would be made in or by.
+    Context,
     /// An epoll registration of it could not be found or moved.
     Epoll,
     /// An option could not be carried to the new socket.
@@ -69,12 +72,17 @@ impl Refusal {
         match self {
             Refusal::NotOurs => "it is not a socket we made MPTCP".into(),
             Refusal::Started => {
-                "it has connected or listened, or another process may hold it".into()
+                "it has connected, listened or been shut down, has two descriptors, or another \
+                 process may hold it"
+                    .into()
             }
             Refusal::Busy => "another thread is switching it".into(),
             Refusal::Uncarried => "an option set on it cannot be carried".into(),
             Refusal::Shared => "another descriptor or process may hold it".into(),
             Refusal::IoUring => "the process uses io_uring".into(),
+            Refusal::Context => {
+                "it was made in another network namespace or by another user".into()
+            }
             Refusal::Epoll => "its epoll registration cannot be moved".into(),
             Refusal::Option(name) => format!("{name} cannot be carried"),
             Refusal::Kernel(errno) => format!("a step failed ({})", sys::errno_name(errno)),
@@ -228,15 +236,11 @@ pub fn remembered_bit(level: c_int, name: c_int) -> Option<u16> {
     Some(1 << (tracked::REMEMBERED_SHIFT + index as u32))
 }
 
-/// Whether a level exists for a socket of this family: `IPPROTO_IP` options for `AF_INET` only,
-/// `IPPROTO_IPV6` options for `AF_INET6` only (an IPv4 socket answers some `IPV6_*` reads, which
-/// an IPv4 TCP socket would then refuse to take).
+/// Whether a level exists for a socket of this family: `IPPROTO_IPV6` options for `AF_INET6`
+/// only (an IPv4 socket answers some `IPV6_*` reads, which an IPv4 TCP socket would then refuse
+/// to take); `IPPROTO_IP` for both (an IPv6 socket has them for IPv4-mapped traffic).
 fn level_applies(inet6: bool, level: c_int) -> bool {
-    match level {
-        IPPROTO_IP => !inet6,
-        IPPROTO_IPV6 => inet6,
-        _ => true,
-    }
+    level != IPPROTO_IPV6 || inet6
 }
 
 /// The carried option `(level, name)` for a socket of this family, if any.
@@ -261,13 +265,51 @@ pub fn option_name(level: c_int, name: c_int) -> String {
     }
 }
 
+/// `SO_NETNS_COOKIE` (Linux ≥ 5.14; not in `libc`): the socket's network namespace.
+const SO_NETNS_COOKIE: c_int = 71;
+
+/// The bytes of a local address, for comparing two reads of it.
+fn address_bytes(address: &libc::sockaddr_storage, len: libc::socklen_t) -> [u8; 28] {
+    let mut bytes = [0u8; 28];
+    // SAFETY: sockaddr_storage is plain data at least 28 bytes long.
+    let all = unsafe {
+        std::slice::from_raw_parts((address as *const libc::sockaddr_storage).cast::<u8>(), 28)
+    };
+    let used = (len as usize).min(28);
+    bytes[..used].copy_from_slice(&all[..used]);
+    bytes
+}
+
+/// Whether this process has an io_uring mapped (its ring descriptor may be closed, as liburing
+/// does, while registered files stay registered): `[io_uring]` in `/proc/self/maps`.
+fn uses_io_uring() -> Result<bool, Refusal> {
+    let maps = sys::open_read(c"/proc/self/maps", 0)?;
+    let needle = b"[io_uring]";
+    let mut buffer = [0u8; 8192];
+    let mut kept = 0;
+    loop {
+        let read = sys::read(maps.0, &mut buffer[kept..])?;
+        let filled = kept + read;
+        if buffer[..filled].windows(needle.len()).any(|w| w == needle) {
+            return Ok(true);
+        }
+        if read == 0 {
+            return Ok(false);
+        }
+        // Keep the tail, in case the word straddles two reads.
+        let tail = filled.min(needle.len() - 1);
+        buffer.copy_within(filled - tail..filled, 0);
+        kept = tail;
+    }
+}
+
 /// The largest option value carried (`TCP_CONGESTION` and `SO_BINDTODEVICE` are 16 bytes,
 /// `IP_OPTIONS` 40).
 const VALUE_BYTES: usize = 64;
 /// The most numbers one socket may have, epoll instances a process may have, and registrations
 /// of one socket we move; beyond that, no switch.
 const MAX_NUMBERS: usize = 16;
-const MAX_EPOLLS: usize = 64;
+const MAX_EPOLLS: usize = 1024;
 const MAX_REGISTRATIONS: usize = 32;
 
 /// Puts a socket of `protocol` behind `fd` (and every other number of the same socket) when the
@@ -298,6 +340,9 @@ pub fn switch(fd: c_int, protocol: c_int) -> Result<(), Refusal> {
     if !references.numbers().contains(&fd) {
         return Err(Refusal::NotOurs);
     }
+    if uses_io_uring()? {
+        return Err(Refusal::IoUring);
+    }
     let mut inheritable = false;
     for &number in references.numbers() {
         if number != fd && !tracked::is_rewritable(number) {
@@ -309,6 +354,8 @@ pub fn switch(fd: c_int, protocol: c_int) -> Result<(), Refusal> {
         return Err(Refusal::Shared);
     }
     // Rule 4: a new socket with everything carried.
+    let status_flags = sys::fcntl_get(fd, libc::F_GETFL)?;
+    let address = sys::local_address(fd).map(|(a, l)| address_bytes(&a, l))?;
     let new = build(fd, domain, ty, old_protocol, protocol, inet6)?;
     // Rule 5: keep the old socket until the switch is verified.
     let old = sys::dup_cloexec(fd)?;
@@ -320,8 +367,10 @@ pub fn switch(fd: c_int, protocol: c_int) -> Result<(), Refusal> {
     let started_meanwhile = references
         .numbers()
         .iter()
-        .any(|&number| tracked::flags(number) & PINNED != 0)
-        || sys::tcp_state(old.0) != Ok(TCP_CLOSE);
+        .any(|&number| tracked::flags(number) & (PINNED | CHANGED) != 0)
+        || sys::tcp_state(old.0) != Ok(TCP_CLOSE)
+        || sys::fcntl_get(old.0, libc::F_GETFL) != Ok(status_flags)
+        || sys::local_address(old.0).map(|(a, l)| address_bytes(&a, l)) != Ok(address);
     if started_meanwhile && sys::tcp_state(new.0) == Ok(TCP_CLOSE) {
         move_back(&references, moved, old.0);
         return Err(Refusal::Started);
@@ -367,6 +416,21 @@ fn build(
         ty | libc::SOCK_CLOEXEC,
         old_protocol,
     )?);
+    // It is made here and now: in this network namespace, by this user. The old one must have
+    // been too, or the new socket would route, match firewall rules and be owned differently.
+    let (old_owner, fresh_owner) = (sys::owner_ids(fd)?, sys::owner_ids(reference.0)?);
+    let mut old_netns = [0u8; 8];
+    let mut fresh_netns = [0u8; 8];
+    let same_netns = match (
+        sys::get_option(fd, SOL_SOCKET, SO_NETNS_COOKIE, &mut old_netns),
+        sys::get_option(reference.0, SOL_SOCKET, SO_NETNS_COOKIE, &mut fresh_netns),
+    ) {
+        (Ok(_), Ok(_)) => old_netns == fresh_netns,
+        _ => false, // kernel < 5.14: cannot tell
+    };
+    if old_owner != fresh_owner || !same_netns {
+        return Err(Refusal::Context);
+    }
     let new = OwnedFd(sys::next_socket(domain, ty | libc::SOCK_CLOEXEC, protocol)?);
     for option in CARRIED.iter().filter(|o| level_applies(inet6, o.0)) {
         carry(option, fd, reference.0, new.0)?;
@@ -411,7 +475,20 @@ fn carry(option: &Carried, old: c_int, reference: c_int, new: c_int) -> Result<(
     }
     let set = if value_kind == Doubled && len == size_of::<c_int>() {
         let halved = c_int::from_ne_bytes([value[0], value[1], value[2], value[3]]) / 2;
-        sys::set_int_option(new, level, name, halved)
+        sys::set_int_option(new, level, name, halved).and_then(|()| {
+            // Above the sysctl maximum the program used SO_*BUFFORCE (and may again).
+            let forced = if name == libc::SO_RCVBUF {
+                libc::SO_RCVBUFFORCE
+            } else {
+                libc::SO_SNDBUFFORCE
+            };
+            match sys::get_int_option(new, level, name) {
+                Ok(taken) if taken.to_ne_bytes() != value[..4] => {
+                    sys::set_int_option(new, level, forced, halved)
+                }
+                _ => Ok(()),
+            }
+        })
     } else if (level, name) == (IPPROTO_TCP, libc::TCP_CONGESTION) {
         let end = value[..len].iter().position(|&b| b == 0).unwrap_or(len);
         sys::set_option(new, level, name, &value[..end])
@@ -509,6 +586,11 @@ fn register_again(references: &References) -> Result<(), Refusal> {
     }
     Ok(())
 }
+
+/// The flags of an epoll registration that are not events (`EPOLLWAKEUP`, `EPOLLONESHOT`,
+/// `EPOLLET`, `EPOLLEXCLUSIVE`): a registration with nothing else has fired and is disarmed.
+const EPOLL_PRIVATE_BITS: u32 =
+    (libc::EPOLLWAKEUP | libc::EPOLLONESHOT | libc::EPOLLET | libc::EPOLLEXCLUSIVE) as u32;
 
 /// One epoll registration of the socket: the instance, the number it was added with, its events
 /// (flags included) and the program's data.
@@ -622,6 +704,10 @@ impl References {
                     && line.1 == inode
                 {
                     let mut registration = line.0;
+                    if registration.events & !EPOLL_PRIVATE_BITS == 0 {
+                        // A fired EPOLLONESHOT registration: re-adding it would arm it again.
+                        return Err(Refusal::Epoll);
+                    }
                     if !self.numbers().contains(&registration.number) {
                         return Err(Refusal::Epoll); // added through a number since closed
                     }
@@ -756,7 +842,7 @@ mod tests {
         assert!(carried(false, IPPROTO_IP, libc::IP_FREEBIND).is_some());
         assert!(carried(false, IPPROTO_IPV6, libc::IPV6_FREEBIND).is_none());
         assert!(carried(true, IPPROTO_IPV6, libc::IPV6_FREEBIND).is_some());
-        assert!(carried(true, IPPROTO_IP, libc::IP_TOS).is_none());
+        assert!(carried(true, IPPROTO_IP, libc::IP_TOS).is_some());
         assert!(carried(true, IPPROTO_TCP, libc::TCP_MD5SIG).is_none());
         assert_eq!(option_name(IPPROTO_TCP, 18), "TCP_USER_TIMEOUT");
         assert_eq!(option_name(SOL_SOCKET, libc::SO_DONTROUTE), "SO_DONTROUTE");

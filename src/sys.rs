@@ -86,9 +86,45 @@ next_function!(raw_dup2 = c"dup2"(old: c_int, new: c_int) -> c_int);
 next_function!(raw_dup3 = c"dup3"(old: c_int, new: c_int, flags: c_int) -> c_int);
 next_function!(raw_sendmsg = c"sendmsg"(
     fd: c_int, message: *const libc::msghdr, flags: c_int) -> ssize_t);
+next_function!(raw_sendmmsg = c"sendmmsg"(
+    fd: c_int, messages: *mut libc::mmsghdr, count: c_uint, flags: c_int) -> c_int);
+next_function!(raw_shutdown = c"shutdown"(fd: c_int, how: c_int) -> c_int);
+next_function!(raw_getsockopt = c"getsockopt"(
+    fd: c_int, level: c_int, name: c_int, value: *mut c_void, len: *mut socklen_t) -> c_int);
+next_function!(raw_system = c"system"(command: *const libc::c_char) -> c_int);
+next_function!(raw_posix_spawn = c"posix_spawn"(
+    pid: *mut libc::pid_t, path: *const libc::c_char,
+    actions: *const libc::posix_spawn_file_actions_t, attributes: *const libc::posix_spawnattr_t,
+    argv: *const *mut libc::c_char, envp: *const *mut libc::c_char) -> c_int);
+next_function!(raw_posix_spawnp = c"posix_spawnp"(
+    pid: *mut libc::pid_t, file: *const libc::c_char,
+    actions: *const libc::posix_spawn_file_actions_t, attributes: *const libc::posix_spawnattr_t,
+    argv: *const *mut libc::c_char, envp: *const *mut libc::c_char) -> c_int);
 next_function!(raw_sendto = c"sendto"(
     fd: c_int, buffer: *const c_void, len: size_t, flags: c_int,
     address: *const libc::sockaddr, address_len: socklen_t) -> ssize_t);
+
+/// `popen(command, mode)`, through the next definition in the chain (null with `ENOSYS` when
+/// there is none).
+///
+/// # Safety
+/// The contract of popen(3).
+pub unsafe fn raw_popen(
+    command: *const libc::c_char,
+    mode: *const libc::c_char,
+) -> *mut libc::FILE {
+    static NEXT: NextSymbol = NextSymbol::new(c"popen");
+    type Signature =
+        unsafe extern "C" fn(*const libc::c_char, *const libc::c_char) -> *mut libc::FILE;
+    let Some(address) = NEXT.address() else {
+        set_errno(libc::ENOSYS);
+        return std::ptr::null_mut();
+    };
+    // SAFETY: `address` came from dlsym for `popen`, whose C signature is Signature.
+    let popen = unsafe { std::mem::transmute::<usize, Signature>(address) };
+    // SAFETY: the caller keeps popen's contract.
+    unsafe { popen(command, mode) }
+}
 
 /// `closefrom(first)`, through the next definition in the chain (nothing when there is none:
 /// a program can only call it through a libc that has it).
@@ -153,8 +189,9 @@ pub fn next_listen(fd: c_int, backlog: c_int) -> Result<(), Errno> {
 /// `getsockopt()` into `buffer`; returns how many bytes the kernel wrote.
 pub fn get_option(fd: c_int, level: c_int, name: c_int, buffer: &mut [u8]) -> Result<usize, Errno> {
     let mut len = buffer.len() as socklen_t;
-    // SAFETY: buffer/len describe writable memory of `len` bytes, as getsockopt requires.
-    check(unsafe { libc::getsockopt(fd, level, name, buffer.as_mut_ptr().cast(), &mut len) })?;
+    // SAFETY: buffer/len describe writable memory of `len` bytes, as getsockopt requires; the
+    // next getsockopt in the chain, never our own hook.
+    check(unsafe { raw_getsockopt(fd, level, name, buffer.as_mut_ptr().cast(), &mut len) })?;
     Ok((len as usize).min(buffer.len()))
 }
 
@@ -245,6 +282,15 @@ pub fn owner(fd: c_int) -> Result<Owner, Errno> {
 pub fn set_owner(fd: c_int, owner: &Owner) -> Result<(), Errno> {
     // SAFETY: F_SETOWN_EX reads one struct f_owner_ex at the pointer.
     check(unsafe { libc::fcntl(fd, F_SETOWN_EX, owner as *const Owner) }).map(drop)
+}
+
+/// The owner (uid, gid) of the file behind `fd`: for a socket, who made it.
+pub fn owner_ids(fd: c_int) -> Result<(u32, u32), Errno> {
+    // SAFETY: struct stat is plain data for which all-zero bytes are valid.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `stat` is a writable struct stat.
+    check(unsafe { libc::fstat(fd, &mut stat) })?;
+    Ok((stat.st_uid, stat.st_gid))
 }
 
 /// The inode of the file behind `fd` (for a socket: its unique number in sockfs).

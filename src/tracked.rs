@@ -12,16 +12,20 @@
 //! - `socket()` sets [`OURS`] (and [`INET6`]) for the number it returns when it asked for plain
 //!   TCP, and clears the byte otherwise;
 //! - `connect()`, `listen()`, `sendto`/`sendmsg` with `MSG_FASTOPEN` set [`PINNED`]: the socket
-//!   has started, whatever the outcome ([`started`]); so do `fork()` for every socket and
-//!   `SCM_RIGHTS` for the sockets sent: another process may hold them;
+//!   has started, whatever the outcome ([`started`]); so do `shutdown()`, and `SCM_RIGHTS`
+//!   (`sendmsg`, `sendmmsg`) for the sockets sent: another process may hold them;
 //! - `close()`, `close_range()`, `closefrom()`, and `dup2()`/`dup3()` onto a number clear its
-//!   byte: a reused number starts unknown; `dup()`/`dup2()`/`dup3()` copy the byte to the new
-//!   number (the same socket: the switch finds and moves every number of it);
-//! - `setsockopt()` of an option the switch cannot carry sets [`UNCARRIED`].
+//!   byte: a reused number starts unknown; `dup()`/`dup2()`/`dup3()` pin the socket under both
+//!   numbers (two numbers could each carry settings the other does not know of);
+//! - `system()`, `popen()`, `posix_spawn()`, `posix_spawnp()` and `fork()` pin every socket:
+//!   a child may inherit them;
+//! - `setsockopt()` of an option the switch cannot carry sets [`UNCARRIED`]; any option set
+//!   while a switch is under way sets [`CHANGED`].
 //!
-//! A descriptor closed or reused behind our back (a raw `syscall()`, a libc-internal close) can
-//! only make a number look unknown, which rules a switch out: the switch requires every number of
-//! the socket to be [`rewritable`] and the kernel to report an unconnected socket.
+//! What the hooks cannot see: a descriptor closed behind our back (a raw `syscall()`, a
+//! libc-internal close such as `fclose()` of an `fdopen()`ed socket) whose number the program
+//! then fills with its own unconnected MPTCP socket through an unhooked call (`fcntl(F_DUPFD)`,
+//! `recvmsg()`): that socket looks like ours. README's Limitations say so.
 
 use libc::c_int;
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
@@ -40,6 +44,9 @@ pub const UNCARRIED: u16 = 4;
 pub const SWITCHING: u16 = 8;
 /// It is an `AF_INET6` socket (which options exist depends on the family).
 pub const INET6: u16 = 16;
+/// The program changed it (an option, through our hook) while a switch was under way: the
+/// switch must not keep a socket that misses the change.
+pub const CHANGED: u16 = 32;
 /// The first of the bits that remember boolean options MPTCP takes but cannot read back
 /// (see [`crate::swap::REMEMBERED`]): bit `REMEMBERED_SHIFT + i` for entry `i`.
 pub const REMEMBERED_SHIFT: u32 = 8;
@@ -102,6 +109,15 @@ pub fn started(fd: c_int) -> u16 {
     }
 }
 
+/// The program changed `fd` while a switch may be under way (cheap when it is not).
+pub fn changed(fd: c_int) {
+    if let Some(state) = cell(fd)
+        && state.load(Ordering::Relaxed) & SWITCHING != 0
+    {
+        state.fetch_or(CHANGED, Ordering::SeqCst);
+    }
+}
+
 /// An option the switch cannot carry was set on `fd`.
 pub fn uncarried(fd: c_int) {
     if let Some(state) = cell(fd) {
@@ -141,8 +157,11 @@ pub fn closed_range(first: u32, last: u32) {
     }
 }
 
-/// `new` became a duplicate of `old`: the same socket, the same knowledge (never a switch flag).
+/// `new` became a duplicate of `old`: the same socket under two numbers, each of which could
+/// carry settings (an MD5 key, a remembered option) the other does not know of, and two
+/// switches could race through them: neither may ever be switched.
 pub fn duplicated(old: c_int, new: c_int) {
+    started(old);
     let copied = flags(old) & !SWITCHING;
     if let Some(state) = cell(new) {
         if copied != 0 {
@@ -188,7 +207,7 @@ pub fn begin_switch(fd: c_int) -> bool {
 /// Ends a switch begun with [`begin_switch`].
 pub fn end_switch(fd: c_int) {
     if let Some(state) = cell(fd) {
-        state.fetch_and(!SWITCHING, Ordering::SeqCst);
+        state.fetch_and(!(SWITCHING | CHANGED), Ordering::SeqCst);
     }
 }
 
@@ -221,14 +240,23 @@ mod tests {
         end_switch(5);
         assert_eq!(flags(5), OURS | INET6 | PINNED);
         assert!(!begin_switch(5));
-        // Duplicates share what is known; close and close_range forget it.
+        // Duplicates pin both numbers; close and close_range forget what is known.
         opened(6, true, false);
         duplicated(6, 9);
-        assert!(is_rewritable(9));
+        assert_eq!((flags(6), flags(9)), (OURS | PINNED, OURS | PINNED));
         closed(6);
-        assert!(!is_rewritable(6) && is_rewritable(9));
+        assert_eq!(flags(6), 0);
         closed_range(7, u32::MAX);
-        assert!(!is_rewritable(9) && flags(9) == 0);
+        assert_eq!(flags(9), 0);
+        // A change during a switch is noticed, and forgotten with the switch.
+        opened(12, true, false);
+        changed(12);
+        assert_eq!(flags(12), OURS);
+        assert!(begin_switch(12));
+        changed(12);
+        assert_ne!(flags(12) & CHANGED, 0);
+        end_switch(12);
+        assert_eq!(flags(12), OURS);
         // An uncarried option rules a switch out.
         opened(10, true, false);
         uncarried(10);

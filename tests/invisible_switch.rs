@@ -149,15 +149,15 @@ fn a_finished_connection_keeps_its_answer() {
 
 #[test]
 fn duplicated_descriptors_move_together_or_not_at_all() {
-    for how in ["dup", "dup2"] {
-        run("duplicates", how, "on", &[]).identical();
-    }
-    for how in ["dupfd", "fork"] {
+    // A socket with two numbers is never switched: the kernel's error, one warning.
+    for how in ["dup", "dup2", "dupfd", "fork"] {
         let outcome = run("duplicates", how, "on", &[]);
         outcome.as_without_library();
         assert!(outcome.library.contains(&"read copy echoed".to_string()));
     }
-    for (mode, protocol) in [("listen", "262"), ("connect", "6")] {
+    // listen() through a duplicate: not switched, it listens as it is (an MPTCP listener in
+    // connect mode still takes TCP clients).
+    for (mode, protocol) in [("listen", "6"), ("connect", "262")] {
         let outcome = run("listen-duplicate", "", mode, &[]);
         let protocols = outcome.identical();
         assert_eq!(
@@ -267,4 +267,22 @@ fn an_option_set_to_its_default_value_keeps_mptcp() {
     let protocols = outcome.identical();
     assert_eq!(protocols[0].1, "protocol 262", "{}", outcome.report);
     assert!(outcome.syn_rx >= 1, "{}", outcome.report);
+}
+
+#[test]
+fn a_socket_from_another_namespace_or_shared_with_a_grandchild_is_left_alone() {
+    for scenario in ["other-netns", "spawned"] {
+        let outcome = run(scenario, "", "on", &[]);
+        outcome.as_without_library();
+    }
+    // listen mode: the listener stays TCP rather than leave the port to the grandchild's copy.
+    let outcome = run("spawned", "", "listen", &[]);
+    outcome.identical();
+}
+
+#[test]
+fn shutdown_and_fired_oneshot_registrations_are_never_lost() {
+    for scenario in ["shut", "oneshot"] {
+        run(scenario, "", "on", &[]).as_without_library();
+    }
 }
