@@ -133,11 +133,13 @@ fact dynamic "$(cat "$WORK/err")"
     );
     run.assert_success();
     assert!(
-        run.fact("static").ends_with("static: reached through seccomp (each socket() costs about 25 µs more)"),
+        run.fact("static")
+            .ends_with("static: reached through seccomp (each socket() costs about 25 µs more)"),
         "{run}"
     );
     assert!(
-        run.fact("musl").ends_with("musl: reached through seccomp (each socket() costs about 25 µs more)"),
+        run.fact("musl")
+            .ends_with("musl: reached through seccomp (each socket() costs about 25 µs more)"),
         "{run}"
     );
     assert!(
