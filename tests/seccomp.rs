@@ -6,6 +6,8 @@
 //! (plain TCP, the same payload). Then the process shape: PID and exit status kept, no stranger
 //! child, SIGTERM ends the program and the supervisor, 16 threads × 1,000 sockets with no
 //! descriptor leaked on either side; and identity: a program that dropped root gets TCP.
+//! The same programs also run through the README's first command (`mptcpize-rs.sh PROGRAM`, which
+//! picks the supervisor by itself for static and musl programs).
 //! Helper: tests/helpers/seccomp_probe.c, built here four ways.
 
 mod common;
@@ -59,6 +61,65 @@ fn the_binary_carries_no_socket_hook() {
             "{SUPERVISE} defines {hook}: it would interpose its own calls"
         );
     }
+}
+
+/// The README's first command, `mptcpize-rs.sh PROGRAM`, picks the supervisor by itself for
+/// static and musl programs; `--seccomp` asks for it for a dynamic one making the raw syscall.
+#[test]
+fn the_readme_command_reaches_them_by_itself() {
+    let run = run(
+        r#"
+payload data 262144
+port=8300
+for program in gs md ms "gd raw"; do
+	port=$((port + 1))
+	set -- $program
+	how=()
+	if [ "${2:-}" = raw ]; then how=(--seccomp); fi
+	W "${how[@]}" "./$1" listen "$port" ${2:-} >received 2>listener.log &
+	server=$!
+	wait_listen "$port"
+	W "${how[@]}" "./$1" send "$port" ${2:-} <data 2>sender.log
+	wait "$server"
+	name=${program// /_}
+	fact "${name}_listener" "$(sed -n 's/listener protocol=//p' listener.log)"
+	fact "${name}_sender" "$(sed -n 's/sender protocol=//p' sender.log)"
+	fact "${name}_intact" "$([ "$(sha data)" = "$(sha received)" ] && echo yes || echo no)"
+	fact "${name}_note" "$(grep -c 'reached through seccomp' sender.log || true)"
+done
+mptcp_facts
+"#,
+        &[],
+    );
+    run.assert_success();
+    for program in ["gs", "md", "ms", "gd_raw"] {
+        assert_eq!(
+            run.fact(&format!("{program}_listener")),
+            "262",
+            "{program}\n{run}"
+        );
+        assert_eq!(
+            run.fact(&format!("{program}_sender")),
+            "262",
+            "{program}\n{run}"
+        );
+        assert_eq!(
+            run.fact(&format!("{program}_intact")),
+            "yes",
+            "{program}\n{run}"
+        );
+    }
+    for program in ["gs", "md", "ms"] {
+        assert_eq!(
+            run.fact(&format!("{program}_note")),
+            "1",
+            "{program}\n{run}"
+        );
+    }
+    assert!(
+        run.number("syn_rx") >= 4 && run.number("synack_rx") >= 4,
+        "{run}"
+    );
 }
 
 #[test]
