@@ -3,7 +3,9 @@
 //! execute bits is "not executable", `--root` must name a directory, a filter that selects none
 //! of our lines is reported once, `check` works with a log file exported, `enable` reads
 //! `Environment=` as systemd does, and `-d` shows the mode's true origin. Also the entry-point
-//! script finding a launcher installed beside it.
+//! script finding a launcher installed beside it. Then what a hostile review found: closed
+//! standard descriptors stay closed, a setuid program keeps its privileges, `status` without the
+//! right to look is an error, `--root` never follows a link out of its tree.
 
 mod common;
 use common::{built, in_netns};
@@ -252,4 +254,68 @@ rm "$WORK/bin/mptcpize-rs"
             .starts_with("1:mptcpize-rs.sh: cannot find the launcher"),
         "{run}"
     );
+}
+
+/// What a hostile review of the launcher found: the program must get the descriptor table and
+/// privileges it has without us, `status` must not report "no connections" when it could not
+/// look, and `--root` must never write outside its tree.
+#[test]
+fn the_program_keeps_its_descriptors_and_privileges_and_root_stays_inside() {
+    let run = in_netns(
+        r#"
+set +e
+cd "$WORK"
+chmod 755 "$WORK"
+# A closed stdin stays closed for the program, as without the launcher.
+fact stdin_plain "$(bash -c 'exec <&-; sh -c "[ -e /proc/self/fd/0 ] && echo open || echo closed"')"
+fact stdin_launched "$(bash -c 'exec <&-; MPTCPIZE_LIBRARY="$LIB" "$WRAPPER" sh -c "[ -e /proc/self/fd/0 ] && echo open || echo closed"')"
+# A static setuid-root program run by nobody keeps its privilege: no seccomp filter (which
+# needs no_new_privs) is put in its way.
+printf '#include <stdio.h>\n#include <unistd.h>\nint main(void) { printf("%%d\\n", (int)geteuid()); return 0; }\n' |
+	gcc -static -x c - -o suid
+chmod 4755 suid
+fact euid_plain "$(setpriv --reuid=nobody --regid=nogroup --clear-groups ./suid)"
+fact euid_launched "$(setpriv --reuid=nobody --regid=nogroup --clear-groups env MPTCPIZE_LIBRARY="$LIB" "$WRAPPER" ./suid 2>/dev/null)"
+setpriv --reuid=nobody --regid=nogroup --clear-groups env MPTCPIZE_LIBRARY="$LIB" "$WRAPPER" --seccomp ./suid 2>seccomp.err
+fact seccomp_suid_status "$?"
+fact seccomp_suid_message "$(cat seccomp.err)"
+# A musl program never gets our glibc library from an inherited LD_PRELOAD.
+printf '#include <stdio.h>\n#include <stdlib.h>\nint main(void) { const char *p = getenv("LD_PRELOAD"); puts(p && *p ? p : "none"); return 0; }\n' |
+	musl-gcc -x c - -o musl
+fact musl_preload "$(LD_PRELOAD="$LIB" W ./musl 2>/dev/null)"
+# status without the right to read a process's descriptors: an error, not "no connections".
+python3 -c 'import socket, time; s = socket.socket(); s.bind(("127.0.0.1", 8123)); s.listen(); time.sleep(20)' &
+sleep 0.5
+setpriv --bounding-set -sys_ptrace "$WRAPPER" status $! >status.out 2>status.err
+fact status_status "$?"
+fact status_err "$(cat status.err)"
+# --root: a symbolic link in the tree is never followed out of it.
+mkdir -p tree/etc/systemd outside
+ln -s "$WORK/outside" tree/etc/systemd/system
+W enable demo --root tree 2>enable.err
+fact enable_status "$?"
+fact outside "$(find outside -type f | wc -l)"
+"#,
+        &[],
+    );
+    run.assert_success();
+    assert_eq!(run.fact("stdin_plain"), "closed", "{run}");
+    assert_eq!(run.fact("stdin_launched"), "closed", "{run}");
+    assert_eq!(run.fact("euid_plain"), "0", "{run}");
+    assert_eq!(run.fact("euid_launched"), "0", "{run}");
+    assert_eq!(run.fact("seccomp_suid_status"), "1", "{run}");
+    assert!(
+        run.fact("seccomp_suid_message")
+            .contains("would run without its privileges"),
+        "{run}"
+    );
+    assert_eq!(run.fact("musl_preload"), "none", "{run}");
+    assert_eq!(run.fact("status_status"), "1", "{run}");
+    assert!(
+        run.fact("status_err")
+            .contains("cannot read the descriptors"),
+        "{run}"
+    );
+    assert_eq!(run.fact("enable_status"), "1", "{run}");
+    assert_eq!(run.fact("outside"), "0", "{run}");
 }

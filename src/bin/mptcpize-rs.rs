@@ -7,6 +7,8 @@
 //! `setsockopt`, `listen`… as C symbols, and a binary containing them would interpose its own
 //! calls. `tests/launcher.rs` checks the built binary defines none of them.
 
+#![no_main]
+
 #[allow(dead_code)]
 #[path = "../mode.rs"]
 mod mode;
@@ -40,6 +42,16 @@ mod tracked;
 #[path = "../cli/mod.rs"]
 mod cli;
 
-fn main() {
-    std::process::exit(cli::main());
+/// The C entry point (`#![no_main]`): Rust's own start-up would open `/dev/null` on a closed
+/// stdin, stdout or stderr and ignore `SIGPIPE`, and the program we `exec` must get the
+/// descriptor table and signal dispositions it was given. Arguments and environment still reach
+/// `std::env` (glibc hands them over before `main`).
+#[unsafe(no_mangle)]
+pub extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
+    let status = cli::main();
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    status
 }

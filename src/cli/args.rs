@@ -278,7 +278,7 @@ fn lexopt_error(error: lexopt::Error) -> Failure {
 pub fn usage(prog: &str) -> String {
     format!(
         "\
-usage: {prog} [run] [-m MODE] [-d] [--log-file FILE] [--] COMMAND [ARG...]
+usage: {prog} [run] [-m MODE] [-d] [--seccomp] [--log-file FILE] [--] COMMAND [ARG...]
        {prog} env [-m MODE] [--systemd]
        {prog} enable UNIT [-m MODE] [--root DIR]
        {prog} disable UNIT [--root DIR]

@@ -27,9 +27,19 @@ impl Variables {
         library: Option<&OsStr>,
     ) -> Variables {
         let mut variables = Variables::default();
-        if let Some(library) = library {
-            let existing = inherited("LD_PRELOAD").unwrap_or_default();
-            variables.ld_preload = Some(preload_with(&existing, library.as_bytes()));
+        let existing = inherited("LD_PRELOAD").unwrap_or_default();
+        match library {
+            Some(library) => {
+                variables.ld_preload = Some(preload_with(&existing, library.as_bytes()));
+            }
+            // Not preloaded (a musl program, which our glibc library would break; the seccomp
+            // path): an inherited copy of the library goes too.
+            None => {
+                let without = preload_without(&existing);
+                if without != existing {
+                    variables.ld_preload = Some(without);
+                }
+            }
         }
         let godebug = inherited("GODEBUG").unwrap_or_default();
         let mptcpize = inherited("MPTCPIZE").unwrap_or_default();
@@ -94,6 +104,17 @@ pub fn preload_with(existing: &[u8], library: &[u8]) -> Vec<u8> {
         return library.to_vec();
     }
     [existing, b":", library].concat()
+}
+
+/// `LD_PRELOAD` without any copy of the library (its other entries kept, colon-separated).
+pub fn preload_without(existing: &[u8]) -> Vec<u8> {
+    let is_ours = |entry: &[u8]| entry.rsplit(|&b| b == b'/').next() == Some(LIB_NAME.as_bytes());
+    let entries = || existing.split(|&b| b == b':' || b == b' ' || b == b'\t' || b == b'\n');
+    if !entries().any(is_ours) {
+        return existing.to_vec();
+    }
+    let kept: Vec<&[u8]> = entries().filter(|e| !e.is_empty() && !is_ours(e)).collect();
+    kept.join(&b':')
 }
 
 fn absolute(file: &OsStr) -> OsString {
@@ -161,6 +182,19 @@ mod tests {
         ];
         for (existing, expected) in table {
             assert_eq!(preload_with(existing, lib), *expected);
+        }
+    }
+
+    #[test]
+    fn preload_without_drops_only_our_copies() {
+        let table: &[(&[u8], &[u8])] = &[
+            (b"", b""),
+            (b"/a.so /b.so", b"/a.so /b.so"),
+            (b"/x/libmptcpize_rs.so", b""),
+            (b"/a.so /x/libmptcpize_rs.so:/b.so", b"/a.so:/b.so"),
+        ];
+        for (existing, expected) in table {
+            assert_eq!(preload_without(existing), *expected);
         }
     }
 

@@ -80,8 +80,13 @@ pub fn socket_inodes(pid: u32) -> std::io::Result<Vec<(u32, u32)>> {
         let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
             continue;
         };
-        let Ok(target) = fs::read_link(entry.path()) else {
-            continue;
+        let target = match fs::read_link(entry.path()) {
+            Ok(target) => target,
+            // Closed since it was listed.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            // The listing is allowed but the links are not (no ptrace access): say so rather
+            // than report a process without sockets.
+            Err(error) => return Err(error),
         };
         let target = target.to_string_lossy();
         if let Some(inode) = target

@@ -24,7 +24,7 @@ pub fn run(options: &Options, program: Vec<OsString>) -> Result<i32, Failure> {
     let path = resolve(&command)
         .map_err(|(message, status)| Failure::Fatal(format!("{shown}: {message}"), status))?;
     let library = locate::library()?;
-    let supervision = supervision(&path, options);
+    let supervision = supervision(&path, options)?;
     let preload = supervision.is_none() && reach_warnings(&path, options.mode);
     let variables = Variables::new(options, &inherited, preload.then_some(library.as_os_str()));
     let arguments: Vec<OsString> = program.collect();
@@ -62,8 +62,8 @@ pub fn run(options: &Options, program: Vec<OsString>) -> Result<i32, Failure> {
 }
 
 /// execve(2) of `path` with `argv[0]` = `name`, the environment with `set` applied; returns only
-/// on failure. Unlike std's `Command`, it keeps the inherited signal mask (as a shell's `exec`
-/// does); SIGPIPE, which the Rust runtime ignores, goes back to its default.
+/// on failure. Unlike std's `Command`, it keeps the inherited signal mask and dispositions (as a
+/// shell's `exec` does; the launcher has no Rust runtime start-up that would ignore SIGPIPE).
 fn exec(
     path: &Path,
     name: &OsStr,
@@ -105,8 +105,6 @@ fn exec(
             .collect()
     };
     let (argv_pointers, envp_pointers) = (pointers(&argv), pointers(&envp));
-    // SAFETY: resetting one signal's disposition to its default has no memory effects.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     // SAFETY: every pointer is a NUL-terminated string owned above, each array NULL-terminated.
     unsafe {
         libc::execve(
@@ -161,17 +159,65 @@ fn check(path: &Path) -> Result<PathBuf, (&'static str, i32)> {
 /// Whether to run the program under the seccomp supervisor: always with `--seccomp` (refused
 /// later, clearly, for the listen/connect modes), and for static and musl programs, which the
 /// library cannot reach, in the modes the supervisor serves (listen/connect keep the old warning).
-fn supervision(path: &Path, options: &Options) -> Option<crate::seccomp::Options> {
-    let mode = options
-        .mode
-        .unwrap_or_else(|| crate::config::Config::from_lookup(crate::sys::getenv, false).mode);
+///
+/// Never for a setuid/setgid or file-capability program run by another user than root: the filter
+/// needs `no_new_privs`, under which it would silently run without its privileges (asked for
+/// with `--seccomp`, that is an error; otherwise the usual warnings say the library cannot reach
+/// it). Nor in the `off` mode, which needs no filter.
+fn supervision(path: &Path, options: &Options) -> Result<Option<crate::seccomp::Options>, Failure> {
     let unreachable = matches!(elf::inspect(path), Program::Static | Program::Musl);
-    let wanted = options.seccomp
-        || (unreachable && mode != Mode::Off && crate::seccomp::unsupported(mode).is_none());
-    wanted.then_some(crate::seccomp::Options {
+    let mode = options.mode.unwrap_or_else(|| {
+        let config = crate::config::Config::from_lookup(crate::sys::getenv, false);
+        if unreachable || options.seccomp {
+            // No library will be there to report a bad inherited setting: say it here.
+            for problem in &config.warnings {
+                warn(problem);
+            }
+        }
+        config.mode
+    });
+    let wanted = options.seccomp || (unreachable && crate::seccomp::unsupported(mode).is_none());
+    if !wanted || mode == Mode::Off {
+        return Ok(None);
+    }
+    // SAFETY: getuid cannot fail.
+    if gains_privileges(path) && unsafe { libc::getuid() } != 0 {
+        if options.seccomp {
+            return Err(Failure::Fatal(
+                format!(
+                    "{}: setuid, setgid or with file capabilities: under the seccomp filter                      (no_new_privs) it would run without its privileges; not run",
+                    path.display()
+                ),
+                1,
+            ));
+        }
+        return Ok(None);
+    }
+    Ok(Some(crate::seccomp::Options {
         mode,
         debug: options.debug,
-    })
+    }))
+}
+
+/// Whether exec'ing `path` would change the caller's privileges: setuid/setgid bits or file
+/// capabilities (`security.capability`).
+fn gains_privileges(path: &Path) -> bool {
+    let special = path
+        .metadata()
+        .is_ok_and(|m| m.mode() & (libc::S_ISUID | libc::S_ISGID) != 0);
+    let Ok(c_path) = CString::new(path.as_os_str().as_bytes()) else {
+        return special;
+    };
+    // SAFETY: both strings are NUL-terminated; a null buffer of size 0 asks only for the size.
+    let capabilities = unsafe {
+        libc::getxattr(
+            c_path.as_ptr(),
+            c"security.capability".as_ptr(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    special || capabilities > 0
 }
 
 /// One stderr line for each reason the library cannot reach the program; false when the

@@ -81,8 +81,34 @@ fn on_running_system(options: &Options) -> bool {
         && Path::new("/run/systemd/system").is_dir()
 }
 
-fn dropin_dir(root: &Path, unit: &str) -> PathBuf {
-    root.join("etc/systemd/system").join(format!("{unit}.d"))
+/// `ROOT/etc/systemd/system/UNIT.d`. Under `--root`, a symbolic link on the way (or as the
+/// drop-in) would lead out of the tree, as the host's paths it names: refused, never followed.
+fn dropin_dir(options: &Options, unit: &str) -> Result<PathBuf, Failure> {
+    let root = root_of(options);
+    let dir = root.join("etc/systemd/system").join(format!("{unit}.d"));
+    if root != Path::new("/") {
+        let mut path = root.clone();
+        for part in [
+            "etc",
+            "systemd",
+            "system",
+            &format!("{unit}.d"),
+            DROPIN_NAME,
+        ] {
+            path.push(part);
+            if path
+                .symlink_metadata()
+                .is_ok_and(|m| m.file_type().is_symlink())
+            {
+                return Err(fatal(format!(
+                    "{} is a symbolic link: not followed under --root {}",
+                    path.display(),
+                    root.display()
+                )));
+            }
+        }
+    }
+    Ok(dir)
 }
 
 pub fn enable(unit: &str, options: &Options) -> Result<i32, Failure> {
@@ -122,7 +148,7 @@ pub fn enable(unit: &str, options: &Options) -> Result<i32, Failure> {
             "{unit} already sets GODEBUG={existing_godebug}; the drop-in sets GODEBUG={godebug}"
         ));
     }
-    let dir = dropin_dir(&root_of(options), &unit);
+    let dir = dropin_dir(options, &unit)?;
     let contents = format!(
         "# Written by mptcpize-rs enable: runs {unit} with Multipath TCP.\n\
          # Remove it with: mptcpize-rs disable {unit}\n\
@@ -141,7 +167,7 @@ pub fn enable(unit: &str, options: &Options) -> Result<i32, Failure> {
 
 pub fn disable(unit: &str, options: &Options) -> Result<i32, Failure> {
     let unit = unit_name(unit)?;
-    let dir = dropin_dir(&root_of(options), &unit);
+    let dir = dropin_dir(options, &unit)?;
     let dropin = dir.join(DROPIN_NAME);
     if !dropin.is_file() {
         println!(
@@ -186,7 +212,7 @@ fn enable_socket(unit: &str, options: &Options) -> Result<i32, Failure> {
             prog()
         )));
     }
-    let dir = dropin_dir(&root_of(options), unit);
+    let dir = dropin_dir(options, unit)?;
     let contents = format!(
         "# Written by mptcpize-rs enable: {unit} listens with Multipath TCP.\n\
          # Remove it with: mptcpize-rs disable {unit}\n\
