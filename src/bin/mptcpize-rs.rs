@@ -7,7 +7,8 @@
 //! `setsockopt`, `listen`… as C symbols, and a binary containing them would interpose its own
 //! calls. `tests/launcher.rs` checks the built binary defines none of them.
 
-#![no_main]
+// The unit tests of src/cli/ keep the test harness's own main.
+#![cfg_attr(not(test), no_main)]
 
 #[allow(dead_code)]
 #[path = "../mode.rs"]
@@ -46,7 +47,7 @@ mod cli;
 /// stdin, stdout or stderr and ignore `SIGPIPE`, and the program we `exec` must get the
 /// descriptor table and signal dispositions it was given. Arguments and environment still reach
 /// `std::env` (glibc hands them over before `main`).
-#[unsafe(no_mangle)]
+#[cfg_attr(not(test), unsafe(no_mangle))]
 pub extern "C" fn main(
     _argc: std::ffi::c_int,
     _argv: *const *const std::ffi::c_char,
