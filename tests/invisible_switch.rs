@@ -95,6 +95,18 @@ impl Outcome {
     }
 }
 
+/// Asserts [`Outcome::identical`] and that the listener's protocol (SO_PROTOCOL, the kernel's
+/// word) is `protocol` under the library.
+fn identical_with_listener(outcome: Outcome, protocol: &str) {
+    let protocols = outcome.identical();
+    assert_eq!(
+        protocols[0].1,
+        format!("protocol {protocol}"),
+        "{}",
+        outcome.report
+    );
+}
+
 #[test]
 fn epoll_registrations_move_with_the_switch() {
     let outcome = run("epoll-connect", "", "on", &[]);
@@ -105,14 +117,7 @@ fn epoll_registrations_move_with_the_switch() {
         outcome.report
     );
     for (mode, protocol) in [("listen", "262"), ("connect", "6")] {
-        let outcome = run("epoll-listen", "", mode, &[]);
-        let protocols = outcome.identical();
-        assert_eq!(
-            protocols[0].1,
-            format!("protocol {protocol}"),
-            "{}",
-            outcome.report
-        );
+        identical_with_listener(run("epoll-listen", "", mode, &[]), protocol);
     }
 }
 
@@ -158,14 +163,7 @@ fn duplicated_descriptors_move_together_or_not_at_all() {
     // listen() through a duplicate: not switched, it listens as it is (an MPTCP listener in
     // connect mode still takes TCP clients).
     for (mode, protocol) in [("listen", "6"), ("connect", "262")] {
-        let outcome = run("listen-duplicate", "", mode, &[]);
-        let protocols = outcome.identical();
-        assert_eq!(
-            protocols[0].1,
-            format!("protocol {protocol}"),
-            "{}",
-            outcome.report
-        );
+        identical_with_listener(run("listen-duplicate", "", mode, &[]), protocol);
     }
 }
 
