@@ -1,7 +1,8 @@
 //! Benchmark helper: times one kind of socket call in a loop and prints nanoseconds per call.
 //!
 //! Run by scripts/bench.sh with and without the library preloaded, as separate processes, so the
-//! two sides are measured the same way. It does not link our crate.
+//! two sides are measured the same way. It does not link our crate. The timed loop is the function
+//! `measured_loop`, which bench.sh also hands to callgrind to count instructions per call.
 //!
 //! usage: callbench unix|tcp|mptcp|connect ITERATIONS
 //!   unix     socket(AF_UNIX, SOCK_STREAM, 0) + close     (a call the library leaves alone)
@@ -89,6 +90,15 @@ fn raw_listener() -> (c_int, u16) {
     (fd, u16::from_be(address.sin_port))
 }
 
+/// The timed calls. Its own function, never inlined, so that scripts/bench.sh can count the
+/// instructions of these calls alone with `callgrind --toggle-collect=*measured_loop*`.
+#[inline(never)]
+fn measured_loop(work: &dyn Fn(), iterations: u32) {
+    for _ in 0..iterations {
+        work();
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(kind), Some(Ok(iterations))) = (args.first(), args.get(1).map(|n| n.parse::<u32>()))
@@ -123,9 +133,7 @@ fn main() -> ExitCode {
         work(); // warm-up: symbol resolution, configuration, caches
     }
     let start = Instant::now();
-    for _ in 0..iterations {
-        work();
-    }
+    measured_loop(&*work, iterations);
     let elapsed = start.elapsed();
     println!(
         "{:.1}",

@@ -33,8 +33,8 @@
 
 use crate::sys::{self, Errno, OwnedFd};
 use crate::tracked::{self, CHANGED, INET6, OURS, PINNED, SWITCHING, UNCARRIED};
+use core::ffi::CStr;
 use libc::c_int;
-use std::ffi::CStr;
 
 /// The state of a socket that never connected, or whose connection is over.
 const TCP_CLOSE: u8 = 7;
@@ -66,27 +66,26 @@ pub enum Refusal {
     Kernel(Errno),
 }
 
-impl Refusal {
-    /// A few words for the warning line.
-    pub fn describe(self) -> String {
-        match self {
-            Refusal::NotOurs => "it is not a socket we made MPTCP".into(),
+/// A few words for the warning line.
+impl core::fmt::Display for Refusal {
+    fn fmt(&self, out: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        out.write_str(match *self {
+            Refusal::NotOurs => "it is not a socket we made MPTCP",
             Refusal::Started => {
                 "it has connected, listened or been shut down, has two descriptors, or another \
                  process may hold it"
-                    .into()
             }
-            Refusal::Busy => "another thread is switching it".into(),
-            Refusal::Uncarried => "an option set on it cannot be carried".into(),
-            Refusal::Shared => "another descriptor or process may hold it".into(),
-            Refusal::IoUring => "the process uses io_uring".into(),
-            Refusal::Context => {
-                "it was made in another network namespace or by another user".into()
+            Refusal::Busy => "another thread is switching it",
+            Refusal::Uncarried => "an option set on it cannot be carried",
+            Refusal::Shared => "another descriptor or process may hold it",
+            Refusal::IoUring => "the process uses io_uring",
+            Refusal::Context => "it was made in another network namespace or by another user",
+            Refusal::Epoll => "its epoll registration cannot be moved",
+            Refusal::Option(name) => return write!(out, "{name} cannot be carried"),
+            Refusal::Kernel(errno) => {
+                return write!(out, "a step failed ({})", sys::errno_name(errno));
             }
-            Refusal::Epoll => "its epoll registration cannot be moved".into(),
-            Refusal::Option(name) => format!("{name} cannot be carried"),
-            Refusal::Kernel(errno) => format!("a step failed ({})", sys::errno_name(errno)),
-        }
+        })
     }
 }
 
@@ -252,16 +251,27 @@ pub fn carried(inet6: bool, level: c_int, name: c_int) -> Option<&'static Carrie
 }
 
 /// The name of an option for messages: `TCP_USER_TIMEOUT`, or `level 6 option 99`.
-pub fn option_name(level: c_int, name: c_int) -> String {
-    if let Some(index) = remembered_bit(level, name).map(|bit| bit.trailing_zeros()) {
-        return REMEMBERED[(index - tracked::REMEMBERED_SHIFT) as usize]
-            .1
-            .to_string();
-    }
-    match CARRIED.iter().find(|o| o.0 == level && o.1 == name) {
-        Some(option) => option.2.to_string(),
-        None if (level, name) == (IPPROTO_TCP, libc::TCP_MD5SIG) => "TCP_MD5SIG".to_string(),
-        None => format!("level {level} option {name}"),
+pub fn option_name(level: c_int, name: c_int) -> OptionName {
+    OptionName(level, name)
+}
+
+/// An option, named where it is written (nothing is allocated).
+pub struct OptionName(c_int, c_int);
+
+impl core::fmt::Display for OptionName {
+    fn fmt(&self, out: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let OptionName(level, name) = *self;
+        if let Some(index) = remembered_bit(level, name).map(|bit| bit.trailing_zeros())
+            && let Some(option) =
+                REMEMBERED.get(index.wrapping_sub(tracked::REMEMBERED_SHIFT) as usize)
+        {
+            return out.write_str(option.1);
+        }
+        match CARRIED.iter().find(|o| o.0 == level && o.1 == name) {
+            Some(option) => out.write_str(option.2),
+            None if (level, name) == (IPPROTO_TCP, libc::TCP_MD5SIG) => out.write_str("TCP_MD5SIG"),
+            None => write!(out, "level {level} option {name}"),
+        }
     }
 }
 
@@ -273,7 +283,7 @@ fn address_bytes(address: &libc::sockaddr_storage, len: libc::socklen_t) -> [u8;
     let mut bytes = [0u8; 28];
     // SAFETY: sockaddr_storage is plain data at least 28 bytes long.
     let all = unsafe {
-        std::slice::from_raw_parts((address as *const libc::sockaddr_storage).cast::<u8>(), 28)
+        core::slice::from_raw_parts((address as *const libc::sockaddr_storage).cast::<u8>(), 28)
     };
     let used = (len as usize).min(28);
     bytes[..used].copy_from_slice(&all[..used]);
@@ -288,9 +298,10 @@ fn uses_io_uring() -> Result<bool, Refusal> {
     let mut buffer = [0u8; 8192];
     let mut kept = 0;
     loop {
-        let read = sys::read(maps.0, &mut buffer[kept..])?;
-        let filled = kept + read;
-        if buffer[..filled].windows(needle.len()).any(|w| w == needle) {
+        let read = sys::read(maps.0, buffer.get_mut(kept..).unwrap_or_default())?;
+        let filled = (kept + read).min(buffer.len());
+        let seen = buffer.get(..filled).unwrap_or_default();
+        if seen.windows(needle.len()).any(|w| w == needle) {
             return Ok(true);
         }
         if read == 0 {
@@ -564,7 +575,7 @@ fn move_numbers(references: &References, new: c_int, old: c_int) -> Result<usize
 /// Undoes [`move_numbers`] for the first `moved` numbers. The old socket's epoll registrations
 /// were never removed (the kernel keeps them while the old file lives), so they hold again.
 fn move_back(references: &References, moved: usize, old: c_int) {
-    for &number in &references.numbers()[..moved] {
+    for &number in references.numbers().iter().take(moved) {
         let cloexec = match sys::fcntl_get(number, libc::F_GETFD) {
             Ok(fd_flags) if fd_flags & libc::FD_CLOEXEC != 0 => libc::O_CLOEXEC,
             _ => 0,
@@ -612,11 +623,13 @@ struct References {
 
 impl References {
     fn numbers(&self) -> &[c_int] {
-        &self.numbers[..self.number_count]
+        self.numbers.get(..self.number_count).unwrap_or_default()
     }
 
     fn registrations(&self) -> &[Registration] {
-        &self.registrations[..self.registration_count]
+        self.registrations
+            .get(..self.registration_count)
+            .unwrap_or_default()
     }
 
     /// Reads `/proc/self/fd` (and the fdinfo of each epoll instance) for socket `inode`.
@@ -641,11 +654,15 @@ impl References {
             let mut offset = 0;
             while offset + 19 < len {
                 // struct linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name (NUL-ended).
-                let record_len = usize::from(u16::from_ne_bytes([
-                    entries[offset + 16],
-                    entries[offset + 17],
-                ]));
-                let record = &entries[offset..(offset + record_len).min(len)];
+                let (Some(&low), Some(&high)) =
+                    (entries.get(offset + 16), entries.get(offset + 17))
+                else {
+                    break;
+                };
+                let record_len = usize::from(u16::from_ne_bytes([low, high]));
+                let record = entries
+                    .get(offset..(offset + record_len).min(len))
+                    .unwrap_or_default();
                 offset += record_len.max(1);
                 let Some(name) = record
                     .get(19..)
@@ -677,7 +694,7 @@ impl References {
                 }
             }
         }
-        for &epoll in &epolls[..epoll_count] {
+        for &epoll in epolls.iter().take(epoll_count) {
             found.read_registrations(epoll, inode)?;
         }
         Ok(found)
@@ -694,11 +711,13 @@ impl References {
         let mut buffer = [0u8; 4096];
         let mut filled = 0;
         loop {
-            let read = sys::read(file.0, &mut buffer[filled..])?;
-            filled += read;
+            let read = sys::read(file.0, buffer.get_mut(filled..).unwrap_or_default())?;
+            filled = (filled + read).min(buffer.len());
             let mut start = 0;
-            while let Some(end) = buffer[start..filled].iter().position(|&b| b == b'\n') {
-                let line = &buffer[start..start + end];
+            while let Some(rest) = buffer.get(start..filled)
+                && let Some(end) = rest.iter().position(|&b| b == b'\n')
+            {
+                let line = rest.get(..end).unwrap_or_default();
                 start += end + 1;
                 if let Some(line) = parse_registration(line)
                     && line.1 == inode
@@ -719,6 +738,7 @@ impl References {
                     self.registration_count += 1;
                 }
             }
+            let start = start.min(filled);
             buffer.copy_within(start..filled, 0);
             filled -= start;
             if read == 0 {
@@ -733,49 +753,73 @@ impl References {
 
 /// `socket:[INODE]`, the `/proc/self/fd` link of a socket, written into `buffer`.
 fn socket_link(inode: u64, buffer: &mut [u8; 32]) -> &[u8] {
-    let mut len = 0;
-    for &b in b"socket:[" {
-        buffer[len] = b;
-        len += 1;
+    let prefix = b"socket:[";
+    let (head, digits) = buffer.split_at_mut(prefix.len());
+    head.copy_from_slice(prefix);
+    let len = prefix.len() + write_decimal(inode, digits);
+    if let Some(end) = buffer.get_mut(len) {
+        *end = b']';
     }
-    len += write_decimal(inode, &mut buffer[len..]);
-    buffer[len] = b']';
-    &buffer[..=len]
+    buffer.get(..=len).unwrap_or_default()
 }
 
 /// `/proc/self/fdinfo/N`, NUL-terminated, written into `buffer`.
 fn fdinfo_path(fd: c_int, buffer: &mut [u8; 40]) -> &CStr {
     let prefix = b"/proc/self/fdinfo/";
-    buffer[..prefix.len()].copy_from_slice(prefix);
-    let len = prefix.len() + write_decimal(fd.unsigned_abs().into(), &mut buffer[prefix.len()..]);
-    buffer[len] = 0;
-    CStr::from_bytes_with_nul(&buffer[..=len]).unwrap_or(c"/proc/self/fdinfo/")
+    let (head, digits) = buffer.split_at_mut(prefix.len());
+    head.copy_from_slice(prefix);
+    let len = prefix.len() + write_decimal(fd.unsigned_abs().into(), digits);
+    if let Some(end) = buffer.get_mut(len) {
+        *end = 0;
+    }
+    buffer
+        .get(..=len)
+        .and_then(|path| CStr::from_bytes_with_nul(path).ok())
+        .unwrap_or(c"/proc/self/fdinfo/")
 }
 
-/// Writes `value` in decimal at the start of `out` (which holds at least 20 bytes); its length.
+/// Writes `value` in decimal at the start of `out` (which holds at least 20 bytes: a shorter
+/// one gets the leading digits); its length.
 fn write_decimal(mut value: u64, out: &mut [u8]) -> usize {
     let mut digits = [0u8; 20];
     let mut count = 0;
-    loop {
-        digits[count] = b'0' + (value % 10) as u8;
+    for slot in digits.iter_mut().rev() {
+        *slot = b'0' + (value % 10) as u8;
         count += 1;
         value /= 10;
         if value == 0 {
             break;
         }
     }
-    for (i, digit) in digits[..count].iter().rev().enumerate() {
-        out[i] = *digit;
+    let digits = digits.get(digits.len() - count..).unwrap_or_default();
+    for (to, from) in out.iter_mut().zip(digits) {
+        *to = *from;
     }
-    count
+    digits.len().min(out.len())
 }
 
+/// A non-negative decimal number (a descriptor), digits only.
 fn parse_decimal(text: &[u8]) -> Option<c_int> {
-    std::str::from_utf8(text).ok()?.parse().ok()
+    let value = parse_digits(text, 10)?;
+    c_int::try_from(value).ok()
 }
 
+/// A hexadecimal number, digits only (as in `/proc/self/fdinfo`).
 fn parse_hex(text: &[u8]) -> Option<u64> {
-    u64::from_str_radix(std::str::from_utf8(text).ok()?, 16).ok()
+    parse_digits(text, 16)
+}
+
+/// Digits of `radix` (no sign, no prefix, at least one) as a number, `None` on overflow.
+fn parse_digits(text: &[u8], radix: u32) -> Option<u64> {
+    if text.is_empty() {
+        return None;
+    }
+    text.iter().try_fold(0u64, |value, &byte| {
+        let digit = char::from(byte).to_digit(radix)?;
+        value
+            .checked_mul(u64::from(radix))?
+            .checked_add(u64::from(digit))
+    })
 }
 
 /// One `tfd:` line of an epoll fdinfo: the registration (without its instance) and the inode.
@@ -820,6 +864,12 @@ mod tests {
         assert_eq!(inode, 0x200f);
         assert!(parse_registration(b"pos:\t0").is_none());
         assert!(parse_registration(b"tfd: x events: 1").is_none());
+        assert_eq!(parse_decimal(b"1048575"), Some(1_048_575));
+        assert_eq!(parse_decimal(b"."), None);
+        assert_eq!(parse_decimal(b""), None);
+        assert_eq!(parse_decimal(b"99999999999"), None);
+        assert_eq!(parse_hex(b"80000019"), Some(0x8000_0019));
+        assert_eq!(parse_hex(b"ffffffffffffffffff"), None);
     }
 
     #[test]
@@ -844,8 +894,11 @@ mod tests {
         assert!(carried(true, IPPROTO_IPV6, libc::IPV6_FREEBIND).is_some());
         assert!(carried(true, IPPROTO_IP, libc::IP_TOS).is_some());
         assert!(carried(true, IPPROTO_TCP, libc::TCP_MD5SIG).is_none());
-        assert_eq!(option_name(IPPROTO_TCP, 18), "TCP_USER_TIMEOUT");
-        assert_eq!(option_name(SOL_SOCKET, libc::SO_DONTROUTE), "SO_DONTROUTE");
+        assert_eq!(option_name(IPPROTO_TCP, 18).to_string(), "TCP_USER_TIMEOUT");
+        assert_eq!(
+            option_name(SOL_SOCKET, libc::SO_DONTROUTE).to_string(),
+            "SO_DONTROUTE"
+        );
         assert!(remembered_bit(SOL_SOCKET, libc::SO_SELECT_ERR_QUEUE).is_some());
         assert!(remembered_bit(IPPROTO_TCP, libc::SO_DONTROUTE).is_none());
     }

@@ -27,8 +27,8 @@
 //! then fills with its own unconnected MPTCP socket through an unhooked call (`fcntl(F_DUPFD)`,
 //! `recvmsg()`): that socket looks like ours. README's Limitations say so.
 
+use core::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use libc::c_int;
-use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 
 /// How many descriptor numbers are tracked: `fs.nr_open`'s default and usual ceiling.
 pub const TRACKED_FDS: usize = 1 << 20;

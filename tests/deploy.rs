@@ -133,11 +133,13 @@ fact dynamic "$(cat "$WORK/err")"
     );
     run.assert_success();
     assert!(
-        run.fact("static").ends_with("static: reached through seccomp (each socket() costs about 25 µs more)"),
+        run.fact("static")
+            .ends_with("static: reached through seccomp (each socket() costs about 25 µs more)"),
         "{run}"
     );
     assert!(
-        run.fact("musl").ends_with("musl: reached through seccomp (each socket() costs about 25 µs more)"),
+        run.fact("musl")
+            .ends_with("musl: reached through seccomp (each socket() costs about 25 µs more)"),
         "{run}"
     );
     assert!(
@@ -276,7 +278,7 @@ mptcp_facts
     assert_eq!(
         run.fact("files"),
         "./usr/bin/mptcpize-rs ./usr/lib/mptcpize-rs/libmptcpize_rs.so \
-         ./usr/share/man/man8/mptcpize-rs.8.gz ",
+         ./usr/lib/mptcpize-rs/libmptcpize_rs_log.so ./usr/share/man/man8/mptcpize-rs.8.gz ",
         "the layout of scripts/install.sh with PREFIX=/usr: {run}"
     );
     assert!(
