@@ -45,6 +45,7 @@ pub fn spawning() {
 }
 
 /// `close(fd)`.
+#[inline(always)]
 pub fn closed(fd: c_int) {
     tracked::closed(fd);
 }

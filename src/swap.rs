@@ -61,7 +61,7 @@ pub enum Refusal {
     /// An epoll registration of it could not be found or moved.
     Epoll,
     /// An option could not be carried to the new socket.
-    Option(&'static str),
+    Option(Label),
     /// A step failed with this errno.
     Kernel(Errno),
 }
@@ -105,7 +105,43 @@ enum Value {
 }
 
 /// An option to carry: level, name, its name for messages, how its value reads back.
-pub struct Carried(c_int, c_int, &'static str, Value);
+pub struct Carried(c_int, c_int, Label, Value);
+
+/// The longest option name.
+const LABEL_BYTES: usize = 24;
+
+/// An option's name for messages, held inline (ASCII, NUL-padded): a table of them needs no
+/// pointer, so no relocation for the loader to apply when the library is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Label([u8; LABEL_BYTES]);
+
+impl Label {
+    /// The first [`LABEL_BYTES`] bytes of an ASCII name.
+    pub const fn new(text: &str) -> Label {
+        let bytes = text.as_bytes();
+        let mut label = [0u8; LABEL_BYTES];
+        let mut i = 0;
+        while i < bytes.len() && i < LABEL_BYTES {
+            label[i] = bytes[i];
+            i += 1;
+        }
+        Label(label)
+    }
+}
+
+impl core::fmt::Display for Label {
+    fn fmt(&self, out: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for &byte in self.0.iter().take_while(|&&byte| byte != 0) {
+            core::fmt::Write::write_char(out, char::from(byte))?;
+        }
+        Ok(())
+    }
+}
+
+/// A [`CARRIED`] entry (a `const fn`, so the names become inline [`Label`]s).
+const fn c(level: c_int, name: c_int, label: &str, value: Value) -> Carried {
+    Carried(level, name, Label::new(label), value)
+}
 
 use Value::{Doubled, Plain};
 use libc::{IPPROTO_IP, IPPROTO_IPV6, IPPROTO_TCP, SOL_SOCKET};
@@ -116,101 +152,101 @@ use libc::{IPPROTO_IP, IPPROTO_IPV6, IPPROTO_TCP, SOL_SOCKET};
 /// read what it also refuses to set, and an option the program did set but we cannot read back
 /// was marked by our `setsockopt()` hook, which rules the switch out.
 pub const CARRIED: &[Carried] = &[
-    Carried(IPPROTO_IPV6, 26, "IPV6_V6ONLY", Plain),
-    Carried(SOL_SOCKET, 25, "SO_BINDTODEVICE", Plain),
-    Carried(SOL_SOCKET, 62, "SO_BINDTOIFINDEX", Plain),
-    Carried(SOL_SOCKET, 2, "SO_REUSEADDR", Plain),
-    Carried(SOL_SOCKET, 15, "SO_REUSEPORT", Plain),
-    Carried(SOL_SOCKET, 36, "SO_MARK", Plain),
-    Carried(IPPROTO_IP, 15, "IP_FREEBIND", Plain),
-    Carried(IPPROTO_IP, 19, "IP_TRANSPARENT", Plain),
-    Carried(IPPROTO_IP, 24, "IP_BIND_ADDRESS_NO_PORT", Plain),
-    Carried(IPPROTO_IP, 51, "IP_LOCAL_PORT_RANGE", Plain),
-    Carried(IPPROTO_IPV6, 78, "IPV6_FREEBIND", Plain),
-    Carried(IPPROTO_IPV6, 75, "IPV6_TRANSPARENT", Plain),
-    Carried(IPPROTO_IPV6, 72, "IPV6_ADDR_PREFERENCES", Plain),
-    Carried(SOL_SOCKET, 1, "SO_DEBUG", Plain),
-    Carried(SOL_SOCKET, 9, "SO_KEEPALIVE", Plain),
-    Carried(SOL_SOCKET, 10, "SO_OOBINLINE", Plain),
-    Carried(SOL_SOCKET, 12, "SO_PRIORITY", Plain),
-    Carried(SOL_SOCKET, 13, "SO_LINGER", Plain),
-    Carried(SOL_SOCKET, 16, "SO_PASSCRED", Plain),
-    Carried(SOL_SOCKET, 8, "SO_RCVBUF", Doubled),
-    Carried(SOL_SOCKET, 7, "SO_SNDBUF", Doubled),
-    Carried(SOL_SOCKET, 72, "SO_BUF_LOCK", Plain),
-    Carried(SOL_SOCKET, 18, "SO_RCVLOWAT", Plain),
-    Carried(SOL_SOCKET, 20, "SO_RCVTIMEO", Plain),
-    Carried(SOL_SOCKET, 21, "SO_SNDTIMEO", Plain),
-    Carried(SOL_SOCKET, 29, "SO_TIMESTAMP", Plain),
-    Carried(SOL_SOCKET, 35, "SO_TIMESTAMPNS", Plain),
-    Carried(SOL_SOCKET, 37, "SO_TIMESTAMPING", Plain),
-    Carried(SOL_SOCKET, 63, "SO_TIMESTAMP_NEW", Plain),
-    Carried(SOL_SOCKET, 64, "SO_TIMESTAMPNS_NEW", Plain),
-    Carried(SOL_SOCKET, 65, "SO_TIMESTAMPING_NEW", Plain),
-    Carried(SOL_SOCKET, 34, "SO_PASSSEC", Plain),
-    Carried(SOL_SOCKET, 46, "SO_BUSY_POLL", Plain),
-    Carried(SOL_SOCKET, 47, "SO_MAX_PACING_RATE", Plain),
-    Carried(SOL_SOCKET, 49, "SO_INCOMING_CPU", Plain),
-    Carried(SOL_SOCKET, 60, "SO_ZEROCOPY", Plain),
-    Carried(SOL_SOCKET, 61, "SO_TXTIME", Plain),
-    Carried(SOL_SOCKET, 69, "SO_PREFER_BUSY_POLL", Plain),
-    Carried(SOL_SOCKET, 70, "SO_BUSY_POLL_BUDGET", Plain),
-    Carried(SOL_SOCKET, 73, "SO_RESERVE_MEM", Plain),
-    Carried(SOL_SOCKET, 74, "SO_TXREHASH", Plain),
-    Carried(SOL_SOCKET, 75, "SO_RCVMARK", Plain),
-    Carried(IPPROTO_IP, 1, "IP_TOS", Plain),
-    Carried(IPPROTO_IP, 2, "IP_TTL", Plain),
-    Carried(IPPROTO_IP, 4, "IP_OPTIONS", Plain),
-    Carried(IPPROTO_IP, 6, "IP_RECVOPTS", Plain),
-    Carried(IPPROTO_IP, 7, "IP_RETOPTS", Plain),
-    Carried(IPPROTO_IP, 8, "IP_PKTINFO", Plain),
-    Carried(IPPROTO_IP, 10, "IP_MTU_DISCOVER", Plain),
-    Carried(IPPROTO_IP, 11, "IP_RECVERR", Plain),
-    Carried(IPPROTO_IP, 12, "IP_RECVTTL", Plain),
-    Carried(IPPROTO_IP, 13, "IP_RECVTOS", Plain),
-    Carried(IPPROTO_IP, 18, "IP_PASSSEC", Plain),
-    Carried(IPPROTO_IP, 20, "IP_RECVORIGDSTADDR", Plain),
-    Carried(IPPROTO_IP, 21, "IP_MINTTL", Plain),
-    Carried(IPPROTO_IP, 22, "IP_NODEFRAG", Plain),
-    Carried(IPPROTO_IP, 25, "IP_RECVFRAGSIZE", Plain),
-    Carried(IPPROTO_IP, 26, "IP_RECVERR_RFC4884", Plain),
-    Carried(IPPROTO_IPV6, 11, "IPV6_FLOWINFO", Plain),
-    Carried(IPPROTO_IPV6, 16, "IPV6_UNICAST_HOPS", Plain),
-    Carried(IPPROTO_IPV6, 23, "IPV6_MTU_DISCOVER", Plain),
-    Carried(IPPROTO_IPV6, 25, "IPV6_RECVERR", Plain),
-    Carried(IPPROTO_IPV6, 31, "IPV6_RECVERR_RFC4884", Plain),
-    Carried(IPPROTO_IPV6, 33, "IPV6_FLOWINFO_SEND", Plain),
-    Carried(IPPROTO_IPV6, 49, "IPV6_RECVPKTINFO", Plain),
-    Carried(IPPROTO_IPV6, 51, "IPV6_RECVHOPLIMIT", Plain),
-    Carried(IPPROTO_IPV6, 62, "IPV6_DONTFRAG", Plain),
-    Carried(IPPROTO_IPV6, 66, "IPV6_RECVTCLASS", Plain),
-    Carried(IPPROTO_IPV6, 67, "IPV6_TCLASS", Plain),
-    Carried(IPPROTO_IPV6, 70, "IPV6_AUTOFLOWLABEL", Plain),
-    Carried(IPPROTO_IPV6, 73, "IPV6_MINHOPCOUNT", Plain),
-    Carried(IPPROTO_IPV6, 74, "IPV6_RECVORIGDSTADDR", Plain),
-    Carried(IPPROTO_IPV6, 77, "IPV6_RECVFRAGSIZE", Plain),
-    Carried(IPPROTO_TCP, 1, "TCP_NODELAY", Plain),
-    Carried(IPPROTO_TCP, 2, "TCP_MAXSEG", Plain),
-    Carried(IPPROTO_TCP, 3, "TCP_CORK", Plain),
-    Carried(IPPROTO_TCP, 4, "TCP_KEEPIDLE", Plain),
-    Carried(IPPROTO_TCP, 5, "TCP_KEEPINTVL", Plain),
-    Carried(IPPROTO_TCP, 6, "TCP_KEEPCNT", Plain),
-    Carried(IPPROTO_TCP, 7, "TCP_SYNCNT", Plain),
-    Carried(IPPROTO_TCP, 8, "TCP_LINGER2", Plain),
-    Carried(IPPROTO_TCP, 9, "TCP_DEFER_ACCEPT", Plain),
-    Carried(IPPROTO_TCP, 10, "TCP_WINDOW_CLAMP", Plain),
-    Carried(IPPROTO_TCP, 12, "TCP_QUICKACK", Plain),
-    Carried(IPPROTO_TCP, 13, "TCP_CONGESTION", Plain),
-    Carried(IPPROTO_TCP, 16, "TCP_THIN_LINEAR_TIMEOUTS", Plain),
-    Carried(IPPROTO_TCP, 17, "TCP_THIN_DUPACK", Plain),
-    Carried(IPPROTO_TCP, 18, "TCP_USER_TIMEOUT", Plain),
-    Carried(IPPROTO_TCP, 23, "TCP_FASTOPEN", Plain),
-    Carried(IPPROTO_TCP, 25, "TCP_NOTSENT_LOWAT", Plain),
-    Carried(IPPROTO_TCP, 27, "TCP_SAVE_SYN", Plain),
-    Carried(IPPROTO_TCP, 30, "TCP_FASTOPEN_CONNECT", Plain),
-    Carried(IPPROTO_TCP, 34, "TCP_FASTOPEN_NO_COOKIE", Plain),
-    Carried(IPPROTO_TCP, 36, "TCP_INQ", Plain),
-    Carried(IPPROTO_TCP, 37, "TCP_TX_DELAY", Plain),
+    c(IPPROTO_IPV6, 26, "IPV6_V6ONLY", Plain),
+    c(SOL_SOCKET, 25, "SO_BINDTODEVICE", Plain),
+    c(SOL_SOCKET, 62, "SO_BINDTOIFINDEX", Plain),
+    c(SOL_SOCKET, 2, "SO_REUSEADDR", Plain),
+    c(SOL_SOCKET, 15, "SO_REUSEPORT", Plain),
+    c(SOL_SOCKET, 36, "SO_MARK", Plain),
+    c(IPPROTO_IP, 15, "IP_FREEBIND", Plain),
+    c(IPPROTO_IP, 19, "IP_TRANSPARENT", Plain),
+    c(IPPROTO_IP, 24, "IP_BIND_ADDRESS_NO_PORT", Plain),
+    c(IPPROTO_IP, 51, "IP_LOCAL_PORT_RANGE", Plain),
+    c(IPPROTO_IPV6, 78, "IPV6_FREEBIND", Plain),
+    c(IPPROTO_IPV6, 75, "IPV6_TRANSPARENT", Plain),
+    c(IPPROTO_IPV6, 72, "IPV6_ADDR_PREFERENCES", Plain),
+    c(SOL_SOCKET, 1, "SO_DEBUG", Plain),
+    c(SOL_SOCKET, 9, "SO_KEEPALIVE", Plain),
+    c(SOL_SOCKET, 10, "SO_OOBINLINE", Plain),
+    c(SOL_SOCKET, 12, "SO_PRIORITY", Plain),
+    c(SOL_SOCKET, 13, "SO_LINGER", Plain),
+    c(SOL_SOCKET, 16, "SO_PASSCRED", Plain),
+    c(SOL_SOCKET, 8, "SO_RCVBUF", Doubled),
+    c(SOL_SOCKET, 7, "SO_SNDBUF", Doubled),
+    c(SOL_SOCKET, 72, "SO_BUF_LOCK", Plain),
+    c(SOL_SOCKET, 18, "SO_RCVLOWAT", Plain),
+    c(SOL_SOCKET, 20, "SO_RCVTIMEO", Plain),
+    c(SOL_SOCKET, 21, "SO_SNDTIMEO", Plain),
+    c(SOL_SOCKET, 29, "SO_TIMESTAMP", Plain),
+    c(SOL_SOCKET, 35, "SO_TIMESTAMPNS", Plain),
+    c(SOL_SOCKET, 37, "SO_TIMESTAMPING", Plain),
+    c(SOL_SOCKET, 63, "SO_TIMESTAMP_NEW", Plain),
+    c(SOL_SOCKET, 64, "SO_TIMESTAMPNS_NEW", Plain),
+    c(SOL_SOCKET, 65, "SO_TIMESTAMPING_NEW", Plain),
+    c(SOL_SOCKET, 34, "SO_PASSSEC", Plain),
+    c(SOL_SOCKET, 46, "SO_BUSY_POLL", Plain),
+    c(SOL_SOCKET, 47, "SO_MAX_PACING_RATE", Plain),
+    c(SOL_SOCKET, 49, "SO_INCOMING_CPU", Plain),
+    c(SOL_SOCKET, 60, "SO_ZEROCOPY", Plain),
+    c(SOL_SOCKET, 61, "SO_TXTIME", Plain),
+    c(SOL_SOCKET, 69, "SO_PREFER_BUSY_POLL", Plain),
+    c(SOL_SOCKET, 70, "SO_BUSY_POLL_BUDGET", Plain),
+    c(SOL_SOCKET, 73, "SO_RESERVE_MEM", Plain),
+    c(SOL_SOCKET, 74, "SO_TXREHASH", Plain),
+    c(SOL_SOCKET, 75, "SO_RCVMARK", Plain),
+    c(IPPROTO_IP, 1, "IP_TOS", Plain),
+    c(IPPROTO_IP, 2, "IP_TTL", Plain),
+    c(IPPROTO_IP, 4, "IP_OPTIONS", Plain),
+    c(IPPROTO_IP, 6, "IP_RECVOPTS", Plain),
+    c(IPPROTO_IP, 7, "IP_RETOPTS", Plain),
+    c(IPPROTO_IP, 8, "IP_PKTINFO", Plain),
+    c(IPPROTO_IP, 10, "IP_MTU_DISCOVER", Plain),
+    c(IPPROTO_IP, 11, "IP_RECVERR", Plain),
+    c(IPPROTO_IP, 12, "IP_RECVTTL", Plain),
+    c(IPPROTO_IP, 13, "IP_RECVTOS", Plain),
+    c(IPPROTO_IP, 18, "IP_PASSSEC", Plain),
+    c(IPPROTO_IP, 20, "IP_RECVORIGDSTADDR", Plain),
+    c(IPPROTO_IP, 21, "IP_MINTTL", Plain),
+    c(IPPROTO_IP, 22, "IP_NODEFRAG", Plain),
+    c(IPPROTO_IP, 25, "IP_RECVFRAGSIZE", Plain),
+    c(IPPROTO_IP, 26, "IP_RECVERR_RFC4884", Plain),
+    c(IPPROTO_IPV6, 11, "IPV6_FLOWINFO", Plain),
+    c(IPPROTO_IPV6, 16, "IPV6_UNICAST_HOPS", Plain),
+    c(IPPROTO_IPV6, 23, "IPV6_MTU_DISCOVER", Plain),
+    c(IPPROTO_IPV6, 25, "IPV6_RECVERR", Plain),
+    c(IPPROTO_IPV6, 31, "IPV6_RECVERR_RFC4884", Plain),
+    c(IPPROTO_IPV6, 33, "IPV6_FLOWINFO_SEND", Plain),
+    c(IPPROTO_IPV6, 49, "IPV6_RECVPKTINFO", Plain),
+    c(IPPROTO_IPV6, 51, "IPV6_RECVHOPLIMIT", Plain),
+    c(IPPROTO_IPV6, 62, "IPV6_DONTFRAG", Plain),
+    c(IPPROTO_IPV6, 66, "IPV6_RECVTCLASS", Plain),
+    c(IPPROTO_IPV6, 67, "IPV6_TCLASS", Plain),
+    c(IPPROTO_IPV6, 70, "IPV6_AUTOFLOWLABEL", Plain),
+    c(IPPROTO_IPV6, 73, "IPV6_MINHOPCOUNT", Plain),
+    c(IPPROTO_IPV6, 74, "IPV6_RECVORIGDSTADDR", Plain),
+    c(IPPROTO_IPV6, 77, "IPV6_RECVFRAGSIZE", Plain),
+    c(IPPROTO_TCP, 1, "TCP_NODELAY", Plain),
+    c(IPPROTO_TCP, 2, "TCP_MAXSEG", Plain),
+    c(IPPROTO_TCP, 3, "TCP_CORK", Plain),
+    c(IPPROTO_TCP, 4, "TCP_KEEPIDLE", Plain),
+    c(IPPROTO_TCP, 5, "TCP_KEEPINTVL", Plain),
+    c(IPPROTO_TCP, 6, "TCP_KEEPCNT", Plain),
+    c(IPPROTO_TCP, 7, "TCP_SYNCNT", Plain),
+    c(IPPROTO_TCP, 8, "TCP_LINGER2", Plain),
+    c(IPPROTO_TCP, 9, "TCP_DEFER_ACCEPT", Plain),
+    c(IPPROTO_TCP, 10, "TCP_WINDOW_CLAMP", Plain),
+    c(IPPROTO_TCP, 12, "TCP_QUICKACK", Plain),
+    c(IPPROTO_TCP, 13, "TCP_CONGESTION", Plain),
+    c(IPPROTO_TCP, 16, "TCP_THIN_LINEAR_TIMEOUTS", Plain),
+    c(IPPROTO_TCP, 17, "TCP_THIN_DUPACK", Plain),
+    c(IPPROTO_TCP, 18, "TCP_USER_TIMEOUT", Plain),
+    c(IPPROTO_TCP, 23, "TCP_FASTOPEN", Plain),
+    c(IPPROTO_TCP, 25, "TCP_NOTSENT_LOWAT", Plain),
+    c(IPPROTO_TCP, 27, "TCP_SAVE_SYN", Plain),
+    c(IPPROTO_TCP, 30, "TCP_FASTOPEN_CONNECT", Plain),
+    c(IPPROTO_TCP, 34, "TCP_FASTOPEN_NO_COOKIE", Plain),
+    c(IPPROTO_TCP, 36, "TCP_INQ", Plain),
+    c(IPPROTO_TCP, 37, "TCP_TX_DELAY", Plain),
 ];
 
 /// Boolean options MPTCP takes (applying them to its subflows) but reads back as 0 (kernel 6.18):
@@ -268,7 +304,7 @@ impl core::fmt::Display for OptionName {
             return out.write_str(option.1);
         }
         match CARRIED.iter().find(|o| o.0 == level && o.1 == name) {
-            Some(option) => out.write_str(option.2),
+            Some(option) => write!(out, "{}", option.2),
             None if (level, name) == (IPPROTO_TCP, libc::TCP_MD5SIG) => out.write_str("TCP_MD5SIG"),
             None => write!(out, "level {level} option {name}"),
         }
@@ -309,8 +345,7 @@ fn uses_io_uring() -> Result<bool, Refusal> {
         }
         // Keep the tail, in case the word straddles two reads.
         let tail = filled.min(needle.len() - 1);
-        buffer.copy_within(filled - tail..filled, 0);
-        kept = tail;
+        kept = move_to_start(&mut buffer, filled - tail, filled);
     }
 }
 
@@ -453,7 +488,7 @@ fn build(
                 .and_then(|()| sys::get_int_option(new.0, SOL_SOCKET, name));
             // MPTCP reads these back as 0 even when it took them.
             if !(taken == Ok(1) || (protocol == libc::IPPROTO_MPTCP && taken.is_ok())) {
-                return Err(Refusal::Option(label));
+                return Err(Refusal::Option(Label::new(label)));
             }
         }
     }
@@ -479,13 +514,16 @@ fn carry(option: &Carried, old: c_int, reference: c_int, new: c_int) -> Result<(
     let Ok(len) = sys::get_option(old, level, name, &mut value) else {
         return Ok(()); // unreadable here: never set (our hook marks what it cannot read back)
     };
+    let value = value.get(..len).unwrap_or_default();
     if let Ok(default_len) = sys::get_option(reference, level, name, &mut default)
-        && value[..len] == default[..default_len]
+        && Some(value) == default.get(..default_len)
     {
         return Ok(());
     }
-    let set = if value_kind == Doubled && len == size_of::<c_int>() {
-        let halved = c_int::from_ne_bytes([value[0], value[1], value[2], value[3]]) / 2;
+    let set = if value_kind == Doubled
+        && let Ok(bytes) = <[u8; size_of::<c_int>()]>::try_from(value)
+    {
+        let halved = c_int::from_ne_bytes(bytes) / 2;
         sys::set_int_option(new, level, name, halved).and_then(|()| {
             // Above the sysctl maximum the program used SO_*BUFFORCE (and may again).
             let forced = if name == libc::SO_RCVBUF {
@@ -494,21 +532,21 @@ fn carry(option: &Carried, old: c_int, reference: c_int, new: c_int) -> Result<(
                 libc::SO_SNDBUFFORCE
             };
             match sys::get_int_option(new, level, name) {
-                Ok(taken) if taken.to_ne_bytes() != value[..4] => {
+                Ok(taken) if taken.to_ne_bytes() != bytes => {
                     sys::set_int_option(new, level, forced, halved)
                 }
                 _ => Ok(()),
             }
         })
     } else if (level, name) == (IPPROTO_TCP, libc::TCP_CONGESTION) {
-        let end = value[..len].iter().position(|&b| b == 0).unwrap_or(len);
-        sys::set_option(new, level, name, &value[..end])
+        let name_only = value.split(|&b| b == 0).next().unwrap_or_default();
+        sys::set_option(new, level, name, name_only)
     } else {
-        sys::set_option(new, level, name, &value[..len])
+        sys::set_option(new, level, name, value)
     };
     let mut taken = [0u8; VALUE_BYTES];
     match (set, sys::get_option(new, level, name, &mut taken)) {
-        (Ok(()), Ok(taken_len)) if taken[..taken_len] == value[..len] => Ok(()),
+        (Ok(()), Ok(taken_len)) if taken.get(..taken_len) == Some(value) => Ok(()),
         _ => Err(Refusal::Option(label)),
     }
 }
@@ -738,9 +776,7 @@ impl References {
                     self.registration_count += 1;
                 }
             }
-            let start = start.min(filled);
-            buffer.copy_within(start..filled, 0);
-            filled -= start;
+            filled = move_to_start(&mut buffer, start, filled);
             if read == 0 {
                 return Ok(());
             }
@@ -749,6 +785,20 @@ impl References {
             }
         }
     }
+}
+
+/// Moves `buffer[start..end]` to the start of `buffer`; its length (a byte loop without
+/// panicking paths: cold code, a few bytes).
+fn move_to_start(buffer: &mut [u8], start: usize, end: usize) -> usize {
+    let mut moved = 0;
+    while start + moved < end
+        && let Some(&byte) = buffer.get(start + moved)
+        && let Some(slot) = buffer.get_mut(moved)
+    {
+        *slot = byte;
+        moved += 1;
+    }
+    moved
 }
 
 /// `socket:[INODE]`, the `/proc/self/fd` link of a socket, written into `buffer`.

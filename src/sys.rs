@@ -155,12 +155,14 @@ pub fn next_closefrom(first: c_int) {
 }
 
 /// Turns a C return value into a `Result`, reading errno right away.
+#[inline(always)]
 fn check(rc: c_int) -> Result<c_int, Errno> {
     if rc < 0 { Err(errno()) } else { Ok(rc) }
 }
 
 /// Calls the next `socket()` in the chain. Returns the descriptor, or the errno it set (`ENOSYS`
 /// when there is no next `socket`).
+#[inline(always)]
 pub fn next_socket(domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, Errno> {
     // SAFETY: socket() takes three integers and touches no memory of ours.
     check(unsafe { raw_socket(domain, ty, protocol) })
@@ -404,18 +406,21 @@ impl Drop for OwnedFd {
 }
 
 /// The calling thread's errno.
+#[inline(always)]
 pub fn errno() -> Errno {
     // SAFETY: __errno_location always returns a valid pointer to this thread's errno.
     unsafe { *libc::__errno_location() }
 }
 
 /// Sets the calling thread's errno.
+#[inline(always)]
 pub fn set_errno(value: Errno) {
     // SAFETY: as in `errno()`; the pointer is valid and thread-local.
     unsafe { *libc::__errno_location() = value }
 }
 
 /// Turns an internal result into what a C caller expects: the fd, or `-1` with errno set.
+#[inline(always)]
 pub fn to_c(result: Result<c_int, Errno>) -> c_int {
     match result {
         Ok(fd) => fd,
