@@ -15,7 +15,7 @@ use libc::{c_int, c_uint, c_void, size_t, socklen_t, ssize_t};
 /// Called by C code with integer arguments only; it has no pointer preconditions.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
-    sys::to_c(rewrite::socket(domain, ty, protocol))
+    rewrite::socket(domain, ty, protocol)
 }
 
 /// `setsockopt(2)`, retried on a TCP socket when MPTCP refuses an option on a socket we made MPTCP.

@@ -14,14 +14,15 @@ use crate::{setup, tracked};
 use core::fmt;
 use libc::{IPPROTO_MPTCP, c_int};
 
-/// What our `socket()` returns: a descriptor or the errno to report.
+/// Our `socket()`, as C sees it: the descriptor, or `-1` with errno set.
 ///
 /// The two common cases when nothing is logged take the short way: a call we leave alone is the
-/// next `socket()` and the tracking store; a call we rewrite is one `socket(…, IPPROTO_MPTCP)`
-/// and the tracking store (errno is read first, needed only if MPTCP is refused). Everything
-/// else (a remembered refusal, the other modes, any logging) takes [`socket_in_full`].
+/// next `socket()` (whose own errno the caller gets) and the tracking store; a call we rewrite is
+/// one `socket(…, IPPROTO_MPTCP)` and the tracking store (errno is read first, needed only if
+/// MPTCP is refused). Everything else (a refusal remembered, the other modes, any logging)
+/// takes [`socket_in_full`].
 #[inline(always)]
-pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, Errno> {
+pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
     let hot = setup::hot();
     if policy::is_tcp_stream(domain, ty, protocol) {
         if hot & setup::family_bit(domain) != 0 {
@@ -33,47 +34,56 @@ pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, Errno>
     } else if hot & setup::HOT_PASS != 0 {
         return passed(domain, ty, protocol);
     }
-    socket_in_full(
-        policy::decide(setup::mode(), domain, ty, protocol),
-        domain,
-        ty,
-        protocol,
-    )
+    let decision = policy::decide(setup::mode(), domain, ty, protocol);
+    sys::to_c(socket_in_full(decision, domain, ty, protocol))
 }
 
 /// A call we leave alone, nothing logged: the caller's own call; the number is no longer ours.
 #[inline(always)]
-fn passed(domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, Errno> {
-    let result = sys::next_socket(domain, ty, protocol);
-    if let Ok(fd) = result {
+fn passed(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
+    // SAFETY: socket() takes three integers and touches no memory of ours.
+    let fd = unsafe { sys::raw_socket(domain, ty, protocol) };
+    if fd >= 0 {
         tracked::opened(fd, false, false);
     }
-    result
+    fd
 }
 
 /// A TCP call made MPTCP, nothing logged and no refusal remembered: one `socket()` when the
 /// kernel says yes.
 #[inline(always)]
-fn rewritten(domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, Errno> {
+fn rewritten(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
     let errno_before = sys::errno();
-    match sys::next_socket(domain, ty, IPPROTO_MPTCP) {
-        Ok(fd) if tracked::in_range(fd) => {
-            tracked::opened(fd, true, domain == libc::AF_INET6);
-            Ok(fd)
-        }
-        Ok(fd) => {
-            drop(sys::OwnedFd(fd));
-            socket_in_full(Decision::Rewrite, domain, ty, protocol)
-        }
-        Err(refused) => {
-            sys::set_errno(errno_before);
-            let result = refused_then_plain(domain, ty, protocol, refused);
-            if let Ok(fd) = result {
-                tracked::opened(fd, true, domain == libc::AF_INET6);
-            }
-            result
-        }
+    // SAFETY: socket() takes three integers and touches no memory of ours.
+    let fd = unsafe { sys::raw_socket(domain, ty, IPPROTO_MPTCP) };
+    if tracked::in_range(fd) {
+        tracked::opened(fd, true, domain == libc::AF_INET6);
+        return fd;
     }
+    not_rewritten(fd, errno_before, domain, ty, protocol)
+}
+
+/// [`rewritten`]'s rare ends: MPTCP refused (`fd` is `-1`), or a descriptor too high to track.
+#[cold]
+#[inline(never)]
+fn not_rewritten(
+    fd: c_int,
+    errno_before: Errno,
+    domain: c_int,
+    ty: c_int,
+    protocol: c_int,
+) -> c_int {
+    if fd >= 0 {
+        drop(sys::OwnedFd(fd));
+        return sys::to_c(socket_in_full(Decision::Rewrite, domain, ty, protocol));
+    }
+    let refused = sys::errno();
+    sys::set_errno(errno_before);
+    let result = refused_then_plain(domain, ty, protocol, refused);
+    if let Ok(fd) = result {
+        tracked::opened(fd, true, domain == libc::AF_INET6);
+    }
+    sys::to_c(result)
 }
 
 /// [`socket`], every case, with its log lines.
