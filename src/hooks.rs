@@ -1,7 +1,8 @@
 //! The symbols we export into the host process, and nothing else.
 //!
 //! Each hook is a few lines: it calls safe code and turns its `Result` into `-1`/errno. Nothing
-//! is caught here: the library is linked so that no panic can exist in it (see lib.rs). `socket`, `setsockopt`, `getsockopt` and `listen` do the work; the others only keep
+//! is caught here: the library is linked so that no panic can exist in it (see lib.rs).
+//! `socket`, `setsockopt`, `getsockopt` and `listen` do the work; the others only keep
 //! [`crate::tracked`] true (which numbers hold a socket we may still switch): each adds one
 //! relaxed load to the call when the number is not one of ours (the process-creating ones walk
 //! the table once).
