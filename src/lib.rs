@@ -84,6 +84,22 @@ core::arch::global_asm!(
     ".size rust_eh_personality, . - rust_eh_personality",
 );
 
+// The handle that identifies this library to glibc (`pthread_atfork`, in libc_nonshared.a,
+// registers our fork handlers under it so that they go away with the library). crtbegin.o
+// defines it, and the shipped library links with `-nostartfiles` (build.rs), which leaves
+// crtbegin out: lld would make one up, GNU ld (which rustc used before 1.90) fails the link.
+// Only its address matters.
+#[cfg(all(not(test), panic = "abort"))]
+core::arch::global_asm!(
+    ".pushsection .data.rel.ro.__dso_handle,\"aw\"",
+    ".globl __dso_handle",
+    ".hidden __dso_handle",
+    ".p2align 3",
+    "__dso_handle:",
+    ".8byte 0",
+    ".popsection",
+);
+
 /// The panic handler of the shipped library: a call to a function that no library defines.
 /// Optimisation removes every panic it can prove unreachable; any that remains keeps this
 /// handler alive, and `-Wl,--no-undefined` then fails the link. A build without the proof (the
