@@ -124,7 +124,9 @@ fn escaped(out: &mut fmt::Formatter<'_>, c: char) -> fmt::Result {
 /// characters, bytes that are not UTF-8 shown as U+FFFD.
 impl fmt::Display for Warning<'_> {
     fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(out, "invalid {}=\"", self.name)?;
+        out.write_str("invalid ")?;
+        out.write_str(self.name)?;
+        out.write_str("=\"")?;
         let mut shown = 0;
         let mut cut = false;
         'chunks: for chunk in self.value.utf8_chunks() {
@@ -141,10 +143,9 @@ impl fmt::Display for Warning<'_> {
         if cut {
             out.write_str("...")?;
         }
-        write!(
-            out,
-            "\" (accepted: {ACCEPTED_MODES}); MPTCP left off for this process"
-        )
+        out.write_str("\" (accepted: ")?;
+        out.write_str(ACCEPTED_MODES)?;
+        out.write_str("); MPTCP left off for this process")
     }
 }
 

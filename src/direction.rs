@@ -52,11 +52,11 @@ fn switch(fd: c_int, protocol: c_int) {
     if current == protocol {
         return;
     }
-    let name = if protocol == IPPROTO_MPTCP {
+    let name = sys::Name(if protocol == IPPROTO_MPTCP {
         "MPTCP"
     } else {
         "TCP"
-    };
+    });
     if protocol == IPPROTO_MPTCP {
         let domain = sys::get_int_option(fd, SOL_SOCKET, libc::SO_DOMAIN).unwrap_or(0);
         if !AVAILABILITY.should_try(domain, sys::monotonic_ms) {

@@ -86,13 +86,14 @@ core::arch::global_asm!(
 
 // The handle that identifies this library to glibc (`pthread_atfork`, in libc_nonshared.a,
 // registers our fork handlers under it so that they go away with the library). crtbegin.o
-// defines it, and the shipped library links with `-nostartfiles` (build.rs), which leaves
+// defines it, and the release library links with `-nostartfiles` (build.rs), which leaves
 // crtbegin out: lld would make one up, GNU ld (which rustc used before 1.90) fails the link.
-// Only its address matters.
-#[cfg(all(not(test), panic = "abort"))]
+// Weak, so that crtbegin's wins wherever it is linked; hidden, like crtbegin's. Only its address
+// matters.
+#[cfg(not(test))]
 core::arch::global_asm!(
     ".pushsection .data.rel.ro.__dso_handle,\"aw\"",
-    ".globl __dso_handle",
+    ".weak __dso_handle",
     ".hidden __dso_handle",
     ".p2align 3",
     "__dso_handle:",

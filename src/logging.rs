@@ -260,12 +260,9 @@ pub fn line(level: u8, target: &str, message: fmt::Arguments) {
                 )
             };
         } else if level <= WARN {
-            let _ = write!(
-                text,
-                "mptcpize-rs[{}]: {} {message}",
-                sys::pid(),
-                level_name(level)
-            );
+            let _ = write!(text, "mptcpize-rs[{}]: ", sys::pid());
+            let _ = text.write_str(level_name(level));
+            let _ = write!(text, " {message}");
             to_stderr(&text);
         }
     });

@@ -67,13 +67,13 @@ pub fn decide(mode: Mode, domain: c_int, ty: c_int, protocol: c_int) -> Decision
 }
 
 /// `AF_INET`, `AF_INET6` or the number, for log lines.
-pub fn family_name(domain: c_int) -> &'static str {
-    match domain {
+pub fn family_name(domain: c_int) -> crate::sys::Name {
+    crate::sys::Name(match domain {
         libc::AF_INET => "AF_INET",
         libc::AF_INET6 => "AF_INET6",
         libc::AF_UNIX => "AF_UNIX",
         _ => "AF_?",
-    }
+    })
 }
 
 /// `SOCK_STREAM|SOCK_CLOEXEC` and the like, for log lines (cold path: logging only).

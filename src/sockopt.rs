@@ -86,11 +86,11 @@ pub unsafe fn setsockopt(
             "setsockopt(fd {fd}, {}) refused by MPTCP ({}): fd {fd} is now TCP, option {}",
             swap::option_name(level, name),
             sys::errno_name(refused),
-            if retried.is_ok() {
+            sys::Name(if retried.is_ok() {
                 "set"
             } else {
                 "still refused"
-            }
+            })
         )
     });
     if retried.is_ok() {

@@ -116,25 +116,33 @@ const LABEL_BYTES: usize = 24;
 pub struct Label([u8; LABEL_BYTES]);
 
 impl Label {
-    /// The first [`LABEL_BYTES`] bytes of an ASCII name.
+    /// The name's leading ASCII characters, at most [`LABEL_BYTES`] of them.
     pub const fn new(text: &str) -> Label {
         let bytes = text.as_bytes();
         let mut label = [0u8; LABEL_BYTES];
         let mut i = 0;
-        while i < bytes.len() && i < LABEL_BYTES {
+        while i < bytes.len() && i < LABEL_BYTES && bytes[i].is_ascii() && bytes[i] != 0 {
             label[i] = bytes[i];
             i += 1;
         }
         Label(label)
     }
+
+    fn as_str(&self) -> &str {
+        let len = self
+            .0
+            .iter()
+            .position(|&byte| byte == 0)
+            .unwrap_or(LABEL_BYTES);
+        let ascii = self.0.get(..len).unwrap_or_default();
+        // SAFETY: `new` stores ASCII bytes only (then NULs), and ASCII is UTF-8.
+        unsafe { core::str::from_utf8_unchecked(ascii) }
+    }
 }
 
 impl core::fmt::Display for Label {
     fn fmt(&self, out: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        for &byte in self.0.iter().take_while(|&&byte| byte != 0) {
-            core::fmt::Write::write_char(out, char::from(byte))?;
-        }
-        Ok(())
+        out.write_str(self.as_str())
     }
 }
 

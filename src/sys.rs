@@ -479,8 +479,23 @@ pub fn pid() -> i32 {
     unsafe { libc::getpid() }
 }
 
+/// A fixed name in a log line, written as it is (no width or precision: formatting a plain `&str`
+/// would bring core's padding code into the library for nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Name(pub &'static str);
+
+impl core::fmt::Display for Name {
+    fn fmt(&self, out: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        out.write_str(self.0)
+    }
+}
+
 /// The symbolic name of the errno values we meet, for log lines.
-pub fn errno_name(errno: Errno) -> &'static str {
+pub fn errno_name(errno: Errno) -> Name {
+    Name(errno_text(errno))
+}
+
+fn errno_text(errno: Errno) -> &'static str {
     match errno {
         libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
         libc::ENOPROTOOPT => "ENOPROTOOPT",
