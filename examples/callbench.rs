@@ -1,12 +1,15 @@
 //! Benchmark helper: times one kind of socket call in a loop and prints nanoseconds per call.
 //!
 //! Run by scripts/bench.sh with and without the library preloaded, as separate processes, so the
-//! two sides are measured the same way. It does not link our crate.
+//! two sides are measured the same way. It does not link our crate. The timed loop is the function
+//! `measured_loop`, which bench.sh also hands to callgrind to count instructions per call.
 //!
-//! usage: callbench unix|tcp|mptcp|connect ITERATIONS
+//! usage: callbench unix|tcp|mptcp|tcp-socket|mptcp-socket|connect ITERATIONS
 //!   unix     socket(AF_UNIX, SOCK_STREAM, 0) + close     (a call the library leaves alone)
 //!   tcp      socket(AF_INET, SOCK_STREAM, 0) + close     (the call the library rewrites)
 //!   mptcp    socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP) + close   (the kernel's floor)
+//!   tcp-socket, mptcp-socket   the same, closed with the raw close syscall, which no preload
+//!            sees: socket() alone, for the per-call instruction counts
 //!   connect  socket + connect to a local listener + close (reset, no TIME_WAIT); the same
 //!            thread accepts and closes the server side, so the backlog never overflows. The
 //!            listener is made with a raw syscall, which the library does not see: it is the same
@@ -26,6 +29,12 @@ fn open(domain: c_int, protocol: c_int) -> c_int {
 fn close(fd: c_int) {
     // SAFETY: closing a descriptor this loop opened.
     unsafe { libc::close(fd) };
+}
+
+/// Closes with the raw syscall (no preload's `close` runs).
+fn raw_close(fd: c_int) {
+    // SAFETY: closing a descriptor this loop opened.
+    unsafe { libc::syscall(libc::SYS_close, fd) };
 }
 
 /// socket + connect + close with SO_LINGER {1, 0}, against `address`; then accepts and closes
@@ -89,11 +98,20 @@ fn raw_listener() -> (c_int, u16) {
     (fd, u16::from_be(address.sin_port))
 }
 
+/// The timed calls. Its own function, never inlined, so that scripts/bench.sh can count the
+/// instructions of these calls alone with `callgrind --toggle-collect=*measured_loop*`.
+#[inline(never)]
+fn measured_loop(work: &dyn Fn(), iterations: u32) {
+    for _ in 0..iterations {
+        work();
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(kind), Some(Ok(iterations))) = (args.first(), args.get(1).map(|n| n.parse::<u32>()))
     else {
-        eprintln!("usage: callbench unix|tcp|mptcp|connect ITERATIONS");
+        eprintln!("usage: callbench unix|tcp|mptcp|tcp-socket|mptcp-socket|connect ITERATIONS");
         return ExitCode::from(2);
     };
     let mut listener = None;
@@ -101,6 +119,8 @@ fn main() -> ExitCode {
         "unix" => Box::new(|| close(open(libc::AF_UNIX, 0))),
         "tcp" => Box::new(|| close(open(libc::AF_INET, 0))),
         "mptcp" => Box::new(|| close(open(libc::AF_INET, libc::IPPROTO_MPTCP))),
+        "tcp-socket" => Box::new(|| raw_close(open(libc::AF_INET, 0))),
+        "mptcp-socket" => Box::new(|| raw_close(open(libc::AF_INET, libc::IPPROTO_MPTCP))),
         "connect" => {
             let (fd, port) = raw_listener();
             listener = Some(fd);
@@ -123,9 +143,7 @@ fn main() -> ExitCode {
         work(); // warm-up: symbol resolution, configuration, caches
     }
     let start = Instant::now();
-    for _ in 0..iterations {
-        work();
-    }
+    measured_loop(&*work, iterations);
     let elapsed = start.elapsed();
     println!(
         "{:.1}",

@@ -3,7 +3,8 @@
 #
 #   [PREFIX=/usr/local] [DESTDIR=] scripts/install.sh [--library FILE] [--launcher FILE] [--uninstall]
 #
-# Installs PREFIX/lib/mptcpize-rs/libmptcpize_rs.so, PREFIX/bin/mptcpize-rs (the launcher, which
+# Installs PREFIX/lib/mptcpize-rs/libmptcpize_rs.so (and its log companion libmptcpize_rs_log.so,
+# taken from the library's directory), PREFIX/bin/mptcpize-rs (the launcher, which
 # finds the library in ../lib/mptcpize-rs) and PREFIX/share/man/man8/mptcpize-rs.8, under DESTDIR
 # when set (for packaging). Builds what --library / --launcher (or MPTCPIZE_LAUNCHER) do not name.
 # --uninstall removes exactly those files, and the library's directory when it is left empty.
@@ -28,7 +29,7 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	-h | --help)
-		sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -44,7 +45,8 @@ esac
 
 root="$DESTDIR$PREFIX"
 lib_dir="$root/lib/mptcpize-rs"
-installed=("$lib_dir/libmptcpize_rs.so" "$root/bin/mptcpize-rs" "$root/share/man/man8/mptcpize-rs.8")
+installed=("$lib_dir/libmptcpize_rs.so" "$root/bin/mptcpize-rs" "$root/share/man/man8/mptcpize-rs.8"
+	"$lib_dir/libmptcpize_rs_log.so")
 
 if [ -n "$uninstall" ]; then
 	for file in "${installed[@]}"; do
@@ -63,10 +65,13 @@ if [ -z "$library" ] || [ -z "$launcher" ]; then
 	library=${library:-target/release/libmptcpize_rs.so}
 	launcher=${launcher:-target/release/mptcpize-rs}
 fi
-for file in "$library" "$launcher"; do
+# The log companion, which the library loads from its own directory when logs are asked for.
+companion=$(dirname -- "$library")/libmptcpize_rs_log.so
+for file in "$library" "$launcher" "$companion"; do
 	[ -f "$file" ] || { echo "install.sh: $file: no such file" >&2; exit 1; }
 done
 install -D -m 0644 "$library" "${installed[0]}"
 install -D -m 0755 "$launcher" "${installed[1]}"
 install -D -m 0644 docs/mptcpize-rs.8 "${installed[2]}"
+install -D -m 0644 "$companion" "${installed[3]}"
 printf 'installed %s\n' "${installed[@]}"

@@ -34,11 +34,15 @@ if [ "$rows" != 10 ] || ! printf '%s\n' "$bench" | grep -qE '^\| instructions .*
 	printf '%s\n' "$bench" >&2
 	exit 1
 fi
+step cargo build --release
+# The library as shipped: no_std, linked so that a reachable panic fails this build (build.rs),
+# with its log companion next to it. The tests below run it (MPTCPIZE_TEST_LIBRARY).
+cargo build --release --workspace --quiet
 step cargo deb
 cargo deb --quiet >/dev/null # target/debian/*.deb, which tests/deploy.rs unpacks and runs
 step cargo test
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test 2>&1 | tee "$log"
+MPTCPIZE_TEST_LIBRARY=$PWD/target/release/libmptcpize_rs.so cargo test 2>&1 | tee "$log"
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f }' "$log"

@@ -4,16 +4,14 @@
 //! `default`, Go's `GODEBUG=multipathtcp=N` decides, so one setting governs Go and libc programs
 //! alike. An invalid value is reported once and the process runs as if the library were absent:
 //! a bad setting never changes behaviour. Parsing is pure (the environment is passed in as a
-//! lookup function) so it is unit-tested as tables; [`mode`] reads the real environment once,
-//! lazily, on the first intercepted call (no code runs at load time).
+//! lookup function) so it is unit-tested as tables, and allocates nothing: the configuration
+//! borrows the environment's bytes, and a [`Warning`] is formatted only when it is logged. The
+//! library reads it once, lazily, on the first intercepted call (`setup`: no code runs at load
+//! time); the launcher and the seccomp supervisor compile this file too.
 
 pub use crate::mode::{Mode, ModeValue, godebug_mptcp, parse_mode};
-use crate::{events, logging, sys};
-use once_cell::race::OnceBox;
-use std::cell::Cell;
-use std::ffi::{CStr, OsString};
-use std::os::unix::ffi::OsStringExt;
-use std::path::PathBuf;
+use core::ffi::CStr;
+use core::fmt::{self, Write};
 
 /// The mode: `default`/unset, `0`/`off`, `1`/`on`, `2`/`listen`, `3`/`connect`, `force`.
 pub const MPTCPIZE: &CStr = c"MPTCPIZE";
@@ -39,63 +37,62 @@ pub enum Origin {
     Invalid,
 }
 
-/// Everything read from the environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
+/// Everything read from the environment, borrowing its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config<'env> {
     pub mode: Mode,
     pub origin: Origin,
-    /// The log filter (`MPTCPIZE_LOG`), if given and allowed.
-    pub log_filter: Option<String>,
+    /// The log filter (`MPTCPIZE_LOG`), if given, not blank, and allowed.
+    pub log_filter: Option<&'env [u8]>,
     /// Where to append log lines (`MPTCPIZE_LOG_FILE`), if given and allowed.
-    pub log_file: Option<PathBuf>,
-    /// Problems to report once logging is set up (a bad value, an ignored variable).
-    pub warnings: Vec<String>,
+    pub log_file: Option<&'env [u8]>,
+    /// A problem to report once logging is set up (a bad value).
+    pub warning: Option<Warning<'env>>,
 }
 
-impl Config {
-    /// The configuration of a process where the library stays out of the way.
-    fn absent() -> Config {
-        Config {
-            mode: Mode::Off,
-            origin: Origin::Invalid,
-            log_filter: None,
-            log_file: None,
-            warnings: Vec::new(),
-        }
-    }
+/// An invalid mode value: the variable's name and its value, shown in one short line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Warning<'env> {
+    pub name: &'static str,
+    pub value: &'env [u8],
+}
 
+impl<'env> Config<'env> {
     /// Builds the configuration from a variable lookup; `secure` is secure-execution mode, where
     /// every `MPTCPIZE_*` variable but the mode is ignored.
-    pub fn from_lookup(lookup: impl Fn(&CStr) -> Option<Vec<u8>>, secure: bool) -> Config {
-        let mut warnings = Vec::new();
+    pub fn from_lookup(lookup: impl Fn(&CStr) -> Option<&'env [u8]>, secure: bool) -> Self {
+        let mut warning = None;
         let mptcpize = lookup(MPTCPIZE).unwrap_or_default();
-        let (mode, origin) = match parse_mode(&mptcpize) {
+        let (mode, origin) = match parse_mode(mptcpize) {
             ModeValue::Set(mode) => (mode, Origin::Mptcpize),
             ModeValue::Invalid => {
-                warnings.push(invalid_value(MPTCPIZE, &mptcpize));
+                warning = Some(Warning {
+                    name: "MPTCPIZE",
+                    value: mptcpize,
+                });
                 (Mode::Off, Origin::Invalid)
             }
             // Unset, empty or `default`: Go's setting, else on.
-            ModeValue::Unset => match lookup(GODEBUG).as_deref().and_then(godebug_mptcp) {
+            ModeValue::Unset => match lookup(GODEBUG).and_then(godebug_mptcp) {
                 Some(value) => match crate::mode::parse_go_mode(value) {
                     ModeValue::Set(mode) => (mode, Origin::Godebug),
                     _ => {
-                        warnings.push(invalid_value(c"GODEBUG multipathtcp", value));
+                        warning = Some(Warning {
+                            name: "GODEBUG multipathtcp",
+                            value,
+                        });
                         (Mode::Off, Origin::Invalid)
                     }
                 },
                 None => (Mode::On, Origin::Default),
             },
         };
-        let text = |name: &CStr| lookup(name).map(|v| String::from_utf8_lossy(&v).into_owned());
         let (log_filter, log_file) = if secure {
             (None, None)
         } else {
             (
-                text(MPTCPIZE_LOG).filter(|f| !f.trim().is_empty()),
-                lookup(MPTCPIZE_LOG_FILE)
-                    .filter(|p| !p.is_empty())
-                    .map(|p| PathBuf::from(OsString::from_vec(p))),
+                lookup(MPTCPIZE_LOG).filter(|f| !f.trim_ascii().is_empty()),
+                lookup(MPTCPIZE_LOG_FILE).filter(|p| !p.is_empty()),
             )
         };
         Config {
@@ -103,73 +100,53 @@ impl Config {
             origin,
             log_filter,
             log_file,
-            warnings,
+            warning,
         }
     }
 }
 
-/// The one line that reports an invalid value, naming the variable and the accepted values.
-fn invalid_value(name: &CStr, value: &[u8]) -> String {
-    let text = String::from_utf8_lossy(value);
-    let mut shown: String = text.chars().take(SHOWN_VALUE_CHARS).collect();
-    if text.chars().nth(SHOWN_VALUE_CHARS).is_some() {
-        shown.push_str("...");
+/// `c` as inside a Rust string literal: quotes, backslashes and control characters escaped
+/// (core's own `escape_debug` also consults Unicode tables, and keeps a panic path).
+fn escaped(out: &mut fmt::Formatter<'_>, c: char) -> fmt::Result {
+    match c {
+        '"' => out.write_str("\\\""),
+        '\\' => out.write_str("\\\\"),
+        '\n' => out.write_str("\\n"),
+        '\r' => out.write_str("\\r"),
+        '\t' => out.write_str("\\t"),
+        c if c.is_control() => write!(out, "\\u{{{:x}}}", u32::from(c)),
+        c => out.write_char(c),
     }
-    format!(
-        "invalid {}={:?} (accepted: {ACCEPTED_MODES}); MPTCP left off for this process",
-        name.to_string_lossy(),
-        shown
-    )
 }
 
-/// The configuration, once built (published with one compare-and-swap: no lock).
-static CONFIG: OnceBox<Config> = OnceBox::new();
-
-thread_local! {
-    /// Whether this thread is building it (const-initialised: no allocation, no lock).
-    static BUILDING_HERE: Cell<bool> = const { Cell::new(false) };
-}
-
-/// The process's mode, read from the environment on first use; that first use also sets up
-/// logging and reports bad values, exactly once.
-///
-/// After start-up this is one atomic load. Set-up never waits for another thread: threads that
-/// arrive together each build the configuration from the same environment and the first to
-/// finish publishes it (so a child forked in the middle finds either nothing, and builds its own,
-/// or the finished configuration; it can never wait for a thread it does not have). A `socket()`
-/// re-entered on the building thread itself (from a signal handler) passes straight through as
-/// `off`.
-pub fn mode() -> Mode {
-    if let Some(config) = CONFIG.get() {
-        return config.mode;
-    }
-    if BUILDING_HERE.with(Cell::get) {
-        return Mode::Off;
-    }
-    BUILDING_HERE.with(|here| here.set(true));
-    // Set-up runs inside the host's first socket() call: its own failures (a log file that
-    // cannot be opened) must not show in the caller's errno. A panic (a bug of ours) yields the
-    // "library absent" configuration.
-    let mode = sys::keeping_errno(|| {
-        let built =
-            std::panic::catch_unwind(|| Config::from_lookup(sys::getenv, sys::secure_execution()))
-                .unwrap_or_else(|_| Config::absent());
-        events::watch_forks();
-        if CONFIG.set(Box::new(built)).is_ok()
-            && let Some(config) = CONFIG.get()
-        {
-            let _ = std::panic::catch_unwind(|| {
-                logging::init(config);
-                for warning in &config.warnings {
-                    log::warn!("{warning}");
+/// The one line that reports an invalid value, naming the variable and the accepted values: the
+/// value is shown quoted and escaped like a Rust string, cut after [`SHOWN_VALUE_CHARS`]
+/// characters, bytes that are not UTF-8 shown as U+FFFD.
+impl fmt::Display for Warning<'_> {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        out.write_str("invalid ")?;
+        out.write_str(self.name)?;
+        out.write_str("=\"")?;
+        let mut shown = 0;
+        let mut cut = false;
+        'chunks: for chunk in self.value.utf8_chunks() {
+            let replaced = (!chunk.invalid().is_empty()).then_some(char::REPLACEMENT_CHARACTER);
+            for c in chunk.valid().chars().chain(replaced) {
+                if shown == SHOWN_VALUE_CHARS {
+                    cut = true;
+                    break 'chunks;
                 }
-                log::debug!("mode {:?} (from {:?})", config.mode, config.origin);
-            });
+                escaped(out, c)?;
+                shown += 1;
+            }
         }
-        CONFIG.get().map_or(Mode::Off, |config| config.mode)
-    });
-    BUILDING_HERE.with(|here| here.set(false));
-    mode
+        if cut {
+            out.write_str("...")?;
+        }
+        out.write_str("\" (accepted: ")?;
+        out.write_str(ACCEPTED_MODES)?;
+        out.write_str("); MPTCP left off for this process")
+    }
 }
 
 #[cfg(test)]
@@ -177,9 +154,9 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn config(vars: &[(&CStr, &[u8])], secure: bool) -> Config {
-        let env: HashMap<&CStr, Vec<u8>> = vars.iter().map(|(k, v)| (*k, v.to_vec())).collect();
-        Config::from_lookup(|name| env.get(name).cloned(), secure)
+    fn config<'a>(vars: &[(&CStr, &'a [u8])], secure: bool) -> Config<'a> {
+        let env: HashMap<&CStr, &'a [u8]> = vars.iter().copied().collect();
+        Config::from_lookup(|name| env.get(name).copied(), secure)
     }
 
     #[test]
@@ -287,10 +264,7 @@ mod tests {
         for (vars, mode, origin) in table {
             let config = config(vars, false);
             assert_eq!((config.mode, config.origin), (*mode, *origin), "{vars:?}");
-            assert_eq!(
-                config.warnings.len(),
-                usize::from(*origin == Origin::Invalid)
-            );
+            assert_eq!(config.warning.is_some(), *origin == Origin::Invalid);
         }
     }
 
@@ -298,7 +272,7 @@ mod tests {
     fn invalid_value_warning_is_one_short_line() {
         let huge = vec![b'x'; 1 << 20];
         let config = config(&[(MPTCPIZE, &huge)], false);
-        let warning = &config.warnings[0];
+        let warning = config.warning.unwrap().to_string();
         assert!(warning.starts_with("invalid MPTCPIZE=\"xxxx"), "{warning}");
         assert!(warning.contains("accepted: default, 0/off, 1/on, 2/listen, 3/connect, force"));
         assert!(warning.len() < 200 && !warning.contains('\n'));
@@ -312,8 +286,8 @@ mod tests {
             (MPTCPIZE_LOG_FILE, b"/tmp/x.log"),
         ];
         let normal = config(vars, false);
-        assert_eq!(normal.log_filter.as_deref(), Some("debug"));
-        assert_eq!(normal.log_file, Some(PathBuf::from("/tmp/x.log")));
+        assert_eq!(normal.log_filter, Some(&b"debug"[..]));
+        assert_eq!(normal.log_file, Some(&b"/tmp/x.log"[..]));
         let secure = config(vars, true);
         assert_eq!(secure.mode, Mode::Force);
         assert_eq!((secure.log_filter, secure.log_file), (None, None));
@@ -323,7 +297,7 @@ mod tests {
 #[cfg(test)]
 mod fuzz {
     //! Property tests: the environment parsers take any bytes without panicking (a panic would be
-    //! caught at the C boundary, but must not happen at all).
+    //! a build failure in the library, which is linked so that no panic can exist in it).
     use super::*;
     use proptest::prelude::*;
 
@@ -349,21 +323,17 @@ mod fuzz {
         ) {
             let config = Config::from_lookup(
                 |name| match name.to_bytes() {
-                    b"MPTCPIZE" => Some(mode.clone()),
-                    b"GODEBUG" => Some(godebug.clone().into_bytes()),
-                    b"MPTCPIZE_LOG" => Some(filter.clone().into_bytes()),
+                    b"MPTCPIZE" => Some(&mode[..]),
+                    b"GODEBUG" => Some(godebug.as_bytes()),
+                    b"MPTCPIZE_LOG" => Some(filter.as_bytes()),
                     _ => None,
                 },
                 secure,
             );
-            prop_assert!(config.warnings.len() <= 1);
-            prop_assert_eq!(config.warnings.len() == 1, config.origin == Origin::Invalid);
-            prop_assert!(config.warnings.iter().all(|w| w.len() < 300 && !w.contains('\n')));
+            prop_assert_eq!(config.warning.is_some(), config.origin == Origin::Invalid);
+            let line = config.warning.map(|w| w.to_string()).unwrap_or_default();
+            prop_assert!(line.len() < 300 && !line.contains('\n'));
         }
 
-        #[test]
-        fn any_log_filter_is_validated_without_panic(filter in "\\PC{0,60}") {
-            let _ = env_filter::Builder::new().try_parse(&filter);
-        }
     }
 }

@@ -9,16 +9,17 @@
 //! example when the program set an option MPTCP refuses, or an MD5 key); to TCP, it stays an
 //! MPTCP listener, which still accepts plain TCP clients.
 
-use crate::config::{self, Mode};
+use crate::config::Mode;
 use crate::fallback::AVAILABILITY;
+use crate::logging::{debug, info};
+use crate::setup;
 use crate::sys::{self, Errno};
 use crate::{swap, tracked};
 use libc::{IPPROTO_MPTCP, IPPROTO_TCP, SOL_SOCKET, c_int};
-use log::{debug, info};
 
 /// `listen()`, with the socket first switched to the protocol the mode wants for listeners.
 pub fn listen(fd: c_int, backlog: c_int) -> Result<(), Errno> {
-    let wanted = match config::mode() {
+    let wanted = match setup::mode() {
         Mode::Listen => Some(IPPROTO_MPTCP),
         Mode::Connect => Some(IPPROTO_TCP),
         Mode::Off | Mode::On | Mode::Force => None,
@@ -51,11 +52,11 @@ fn switch(fd: c_int, protocol: c_int) {
     if current == protocol {
         return;
     }
-    let name = if protocol == IPPROTO_MPTCP {
+    let name = sys::Name(if protocol == IPPROTO_MPTCP {
         "MPTCP"
     } else {
         "TCP"
-    };
+    });
     if protocol == IPPROTO_MPTCP {
         let domain = sys::get_int_option(fd, SOL_SOCKET, libc::SO_DOMAIN).unwrap_or(0);
         if !AVAILABILITY.should_try(domain, sys::monotonic_ms) {
@@ -67,7 +68,7 @@ fn switch(fd: c_int, protocol: c_int) {
         Ok(()) => debug!("listen(fd {fd}): now {name}"),
         Err(reason) => info!(
             "listen(fd {fd}): not switched to {name} ({}); listening as it is",
-            reason.describe()
+            reason
         ),
     }
 }

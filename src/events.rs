@@ -9,8 +9,8 @@
 
 use crate::sys;
 use crate::tracked::{self, SWITCHING};
+use core::sync::atomic::{AtomicBool, Ordering};
 use libc::{c_int, c_uint};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The state of a socket that never connected (or whose connection is over).
 const TCP_CLOSE: u8 = 7;
@@ -45,6 +45,7 @@ pub fn spawning() {
 }
 
 /// `close(fd)`.
+#[inline(always)]
 pub fn closed(fd: c_int) {
     tracked::closed(fd);
 }

@@ -8,8 +8,8 @@
 //! inherits what its parent learnt, which holds for the same kernel and namespace).
 
 use crate::sys::Errno;
+use core::sync::atomic::{AtomicU64, Ordering};
 use libc::c_int;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How long a transient refusal is believed before MPTCP is tried again.
 pub const TRANSIENT_MEMORY_MS: u64 = 2_000;

@@ -1,15 +1,14 @@
 //! The symbols we export into the host process, and nothing else.
 //!
-//! Each hook is a few lines: it calls safe code and turns its `Result` into `-1`/errno. A panic
-//! (a bug of ours) is caught here and degrades to the plain call, so it never crosses the C
-//! boundary. `socket`, `setsockopt`, `getsockopt` and `listen` do the work; the others only keep
+//! Each hook is a few lines: it calls safe code and turns its `Result` into `-1`/errno. Nothing
+//! is caught here: the library is linked so that no panic can exist in it (see lib.rs).
+//! `socket`, `setsockopt`, `getsockopt` and `listen` do the work; the others only keep
 //! [`crate::tracked`] true (which numbers hold a socket we may still switch): each adds one
 //! relaxed load to the call when the number is not one of ours (the process-creating ones walk
 //! the table once).
 
 use crate::{direction, events, rewrite, sockopt, sys};
 use libc::{c_int, c_uint, c_void, size_t, socklen_t, ssize_t};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// `socket(2)`, with TCP stream sockets turned into MPTCP ones where the kernel allows.
 ///
@@ -17,9 +16,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 /// Called by C code with integer arguments only; it has no pointer preconditions.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
-    let result = catch_unwind(AssertUnwindSafe(|| rewrite::socket(domain, ty, protocol)))
-        .unwrap_or_else(|_| sys::next_socket(domain, ty, protocol));
-    sys::to_c(result)
+    rewrite::socket(domain, ty, protocol)
 }
 
 /// `setsockopt(2)`, retried on a TCP socket when MPTCP refuses an option on a socket we made MPTCP.
@@ -35,10 +32,7 @@ pub unsafe extern "C" fn setsockopt(
     len: socklen_t,
 ) -> c_int {
     // SAFETY: the caller's own arguments, passed on unchanged.
-    let attempt = || unsafe { sockopt::setsockopt(fd, level, name, value, len) };
-    // SAFETY: as above, for the plain call after a caught panic.
-    let plain = || unsafe { sys::next_setsockopt(fd, level, name, value, len) };
-    let result = catch_unwind(AssertUnwindSafe(attempt)).unwrap_or_else(|_| plain());
+    let result = unsafe { sockopt::setsockopt(fd, level, name, value, len) };
     sys::to_c(result.map(|()| 0))
 }
 
@@ -48,9 +42,7 @@ pub unsafe extern "C" fn setsockopt(
 /// Called by C code with integer arguments only.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn listen(fd: c_int, backlog: c_int) -> c_int {
-    let result = catch_unwind(AssertUnwindSafe(|| direction::listen(fd, backlog)))
-        .unwrap_or_else(|_| sys::next_listen(fd, backlog));
-    sys::to_c(result.map(|()| 0))
+    sys::to_c(direction::listen(fd, backlog).map(|()| 0))
 }
 
 /// `connect(2)`: the socket has started and may never be switched.

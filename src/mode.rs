@@ -5,19 +5,21 @@
 //! compiles this file on its own (`#[path]`) instead of linking the library, whose exported
 //! `socket`/`setsockopt`/`listen` would otherwise interpose the launcher's own calls.
 
-/// What the library does with TCP stream sockets.
+/// What the library does with TCP stream sockets. The numbers (never 0) are how the library
+/// stores the mode in one byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Mode {
     /// Every call passes straight through.
-    Off,
+    Off = 1,
     /// MPTCP, falling back to TCP where it cannot be had.
-    On,
+    On = 2,
     /// MPTCP for listening sockets only (decided at `listen()`); outgoing connections stay TCP.
-    Listen,
+    Listen = 3,
     /// MPTCP for outgoing connections only; listening sockets are switched back to TCP.
-    Connect,
+    Connect = 4,
     /// MPTCP with no fallback: `socket()` fails with the kernel's errno.
-    Force,
+    Force = 5,
 }
 
 /// What one mode value says.
@@ -93,17 +95,18 @@ pub fn parse_go_mode(value: &[u8]) -> ModeValue {
 }
 
 /// `GODEBUG` with every `multipathtcp=` entry (and empty entry) removed and one
-/// `multipathtcp=N` for `mode` appended, the other settings kept in their order.
-pub fn godebug_with(godebug: &[u8], mode: Mode) -> Vec<u8> {
-    let mut result = Vec::with_capacity(godebug.len() + 16);
+/// `multipathtcp=N` for `mode` appended, the other settings kept in their order. Generic over
+/// the byte container (a `Vec<u8>` in the launcher) so this file needs no allocator.
+pub fn godebug_with<T: Default + Extend<u8>>(godebug: &[u8], mode: Mode) -> T {
+    let mut result = T::default();
     for entry in godebug.split(|&b| b == b',') {
         if !entry.is_empty() && !entry.starts_with(b"multipathtcp=") {
-            result.extend_from_slice(entry);
-            result.push(b',');
+            result.extend(entry.iter().copied());
+            result.extend([b',']);
         }
     }
-    result.extend_from_slice(b"multipathtcp=");
-    result.push(b'0' + mode.go_value());
+    result.extend(*b"multipathtcp=");
+    result.extend([b'0' + mode.go_value()]);
     result
 }
 
@@ -142,7 +145,7 @@ mod tests {
             (b"a=1,", Mode::Force, b"a=1,multipathtcp=1"),
         ];
         for (godebug, mode, expected) in table {
-            assert_eq!(godebug_with(godebug, *mode), *expected);
+            assert_eq!(godebug_with::<Vec<u8>>(godebug, *mode), *expected);
         }
     }
 }

@@ -38,6 +38,15 @@ pub enum PassReason {
     OtherProtocol,
 }
 
+/// Whether `socket(domain, ty, protocol)` asks for a TCP stream socket of an internet family:
+/// the only calls any mode rewrites.
+#[inline(always)]
+pub fn is_tcp_stream(domain: c_int, ty: c_int, protocol: c_int) -> bool {
+    (domain == libc::AF_INET || domain == libc::AF_INET6)
+        && ty & SOCK_TYPE_MASK == libc::SOCK_STREAM
+        && (protocol == 0 || protocol == libc::IPPROTO_TCP)
+}
+
 /// Decides what to do with `socket(domain, ty, protocol)` in `mode`.
 pub fn decide(mode: Mode, domain: c_int, ty: c_int, protocol: c_int) -> Decision {
     if domain != libc::AF_INET && domain != libc::AF_INET6 {
@@ -58,31 +67,40 @@ pub fn decide(mode: Mode, domain: c_int, ty: c_int, protocol: c_int) -> Decision
 }
 
 /// `AF_INET`, `AF_INET6` or the number, for log lines.
-pub fn family_name(domain: c_int) -> &'static str {
-    match domain {
+pub fn family_name(domain: c_int) -> crate::sys::Name {
+    crate::sys::Name(match domain {
         libc::AF_INET => "AF_INET",
         libc::AF_INET6 => "AF_INET6",
         libc::AF_UNIX => "AF_UNIX",
         _ => "AF_?",
-    }
+    })
 }
 
 /// `SOCK_STREAM|SOCK_CLOEXEC` and the like, for log lines (cold path: logging only).
-pub fn type_name(ty: c_int) -> String {
-    let base = match ty & SOCK_TYPE_MASK {
-        libc::SOCK_STREAM => "SOCK_STREAM".to_string(),
-        libc::SOCK_DGRAM => "SOCK_DGRAM".to_string(),
-        libc::SOCK_RAW => "SOCK_RAW".to_string(),
-        other => other.to_string(),
-    };
-    let mut name = base;
-    if ty & libc::SOCK_NONBLOCK != 0 {
-        name.push_str("|SOCK_NONBLOCK");
+pub fn type_name(ty: c_int) -> TypeName {
+    TypeName(ty)
+}
+
+/// A socket type as its flags' names (formatted where it is written: nothing is allocated).
+pub struct TypeName(c_int);
+
+impl core::fmt::Display for TypeName {
+    fn fmt(&self, out: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let ty = self.0;
+        match ty & SOCK_TYPE_MASK {
+            libc::SOCK_STREAM => out.write_str("SOCK_STREAM")?,
+            libc::SOCK_DGRAM => out.write_str("SOCK_DGRAM")?,
+            libc::SOCK_RAW => out.write_str("SOCK_RAW")?,
+            other => write!(out, "{other}")?,
+        }
+        if ty & libc::SOCK_NONBLOCK != 0 {
+            out.write_str("|SOCK_NONBLOCK")?;
+        }
+        if ty & libc::SOCK_CLOEXEC != 0 {
+            out.write_str("|SOCK_CLOEXEC")?;
+        }
+        Ok(())
     }
-    if ty & libc::SOCK_CLOEXEC != 0 {
-        name.push_str("|SOCK_CLOEXEC");
-    }
-    name
 }
 
 #[cfg(test)]
@@ -182,9 +200,9 @@ mod tests {
 
     #[test]
     fn type_names_show_flags() {
-        assert_eq!(type_name(SOCK_STREAM), "SOCK_STREAM");
+        assert_eq!(type_name(SOCK_STREAM).to_string(), "SOCK_STREAM");
         assert_eq!(
-            type_name(SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC),
+            type_name(SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC).to_string(),
             "SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC"
         );
     }

@@ -17,12 +17,13 @@
 //! mode, the kernel's error is returned unchanged. A successful call on a socket that may still
 //! be switched also tells [`crate::tracked`] when the option is one a switch could not carry.
 
-use crate::config::{self, Mode};
+use crate::config::Mode;
+use crate::logging::{info, warning};
+use crate::setup;
 use crate::sys::{self, Errno, OwnedFd};
 use crate::{swap, tracked};
+use core::sync::atomic::{AtomicBool, Ordering};
 use libc::{IPPROTO_MPTCP, IPPROTO_TCP, SOL_SOCKET, c_int, c_void, socklen_t};
-use log::{info, warn};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Whether this process has been warned about an option it could not have (once per process).
 static WARNED: AtomicBool = AtomicBool::new(false);
@@ -51,7 +52,7 @@ pub unsafe fn setsockopt(
     };
     if !refused_by_mptcp(refused)
         || tracked::flags(fd) & tracked::OURS == 0
-        || config::mode() == Mode::Force
+        || setup::mode() == Mode::Force
         || sys::get_int_option(fd, SOL_SOCKET, libc::SO_PROTOCOL) != Ok(IPPROTO_MPTCP)
     {
         return Err(refused);
@@ -85,11 +86,11 @@ pub unsafe fn setsockopt(
             "setsockopt(fd {fd}, {}) refused by MPTCP ({}): fd {fd} is now TCP, option {}",
             swap::option_name(level, name),
             sys::errno_name(refused),
-            if retried.is_ok() {
+            sys::Name(if retried.is_ok() {
                 "set"
             } else {
                 "still refused"
-            }
+            })
         )
     });
     if retried.is_ok() {
@@ -231,7 +232,7 @@ unsafe fn tcp_takes(
     match default_len {
         Ok(default_len) if default_len == len && len <= default.len() => {
             // SAFETY: the kernel just read `len` bytes at `value` without EFAULT.
-            let given = unsafe { std::slice::from_raw_parts(value.cast::<u8>(), len) };
+            let given = unsafe { core::slice::from_raw_parts(value.cast::<u8>(), len) };
             if given == &default[..len] {
                 TcpTakes::AsDefault
             } else {
@@ -246,12 +247,12 @@ unsafe fn tcp_takes(
 fn warn_once(fd: c_int, level: c_int, name: c_int, refused: Errno, reason: swap::Refusal) {
     let option = swap::option_name(level, name);
     let errno = sys::errno_name(refused);
-    let why = reason.describe();
+    let why = reason;
     if WARNED.swap(true, Ordering::Relaxed) {
         info!("setsockopt(fd {fd}, {option}) refused by MPTCP ({errno}); not switched: {why}");
         return;
     }
-    warn!(
+    warning!(
         "setsockopt(fd {fd}, {option}) refused by MPTCP ({errno}) and the socket cannot become TCP \
          unnoticed ({why}): the program gets the kernel's error. To keep it on TCP run it with \
          -m off (MPTCPIZE=off), or with -m listen for MPTCP on its listeners only"

@@ -33,8 +33,8 @@
 
 use crate::sys::{self, Errno, OwnedFd};
 use crate::tracked::{self, CHANGED, INET6, OURS, PINNED, SWITCHING, UNCARRIED};
+use core::ffi::CStr;
 use libc::c_int;
-use std::ffi::CStr;
 
 /// The state of a socket that never connected, or whose connection is over.
 const TCP_CLOSE: u8 = 7;
@@ -61,32 +61,31 @@ pub enum Refusal {
     /// An epoll registration of it could not be found or moved.
     Epoll,
     /// An option could not be carried to the new socket.
-    Option(&'static str),
+    Option(Label),
     /// A step failed with this errno.
     Kernel(Errno),
 }
 
-impl Refusal {
-    /// A few words for the warning line.
-    pub fn describe(self) -> String {
-        match self {
-            Refusal::NotOurs => "it is not a socket we made MPTCP".into(),
+/// A few words for the warning line.
+impl core::fmt::Display for Refusal {
+    fn fmt(&self, out: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        out.write_str(match *self {
+            Refusal::NotOurs => "it is not a socket we made MPTCP",
             Refusal::Started => {
                 "it has connected, listened or been shut down, has two descriptors, or another \
                  process may hold it"
-                    .into()
             }
-            Refusal::Busy => "another thread is switching it".into(),
-            Refusal::Uncarried => "an option set on it cannot be carried".into(),
-            Refusal::Shared => "another descriptor or process may hold it".into(),
-            Refusal::IoUring => "the process uses io_uring".into(),
-            Refusal::Context => {
-                "it was made in another network namespace or by another user".into()
+            Refusal::Busy => "another thread is switching it",
+            Refusal::Uncarried => "an option set on it cannot be carried",
+            Refusal::Shared => "another descriptor or process may hold it",
+            Refusal::IoUring => "the process uses io_uring",
+            Refusal::Context => "it was made in another network namespace or by another user",
+            Refusal::Epoll => "its epoll registration cannot be moved",
+            Refusal::Option(name) => return write!(out, "{name} cannot be carried"),
+            Refusal::Kernel(errno) => {
+                return write!(out, "a step failed ({})", sys::errno_name(errno));
             }
-            Refusal::Epoll => "its epoll registration cannot be moved".into(),
-            Refusal::Option(name) => format!("{name} cannot be carried"),
-            Refusal::Kernel(errno) => format!("a step failed ({})", sys::errno_name(errno)),
-        }
+        })
     }
 }
 
@@ -106,7 +105,51 @@ enum Value {
 }
 
 /// An option to carry: level, name, its name for messages, how its value reads back.
-pub struct Carried(c_int, c_int, &'static str, Value);
+pub struct Carried(c_int, c_int, Label, Value);
+
+/// The longest option name.
+const LABEL_BYTES: usize = 24;
+
+/// An option's name for messages, held inline (ASCII, NUL-padded): a table of them needs no
+/// pointer, so no relocation for the loader to apply when the library is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Label([u8; LABEL_BYTES]);
+
+impl Label {
+    /// The name's leading ASCII characters, at most [`LABEL_BYTES`] of them.
+    pub const fn new(text: &str) -> Label {
+        let bytes = text.as_bytes();
+        let mut label = [0u8; LABEL_BYTES];
+        let mut i = 0;
+        while i < bytes.len() && i < LABEL_BYTES && bytes[i].is_ascii() && bytes[i] != 0 {
+            label[i] = bytes[i];
+            i += 1;
+        }
+        Label(label)
+    }
+
+    fn as_str(&self) -> &str {
+        let len = self
+            .0
+            .iter()
+            .position(|&byte| byte == 0)
+            .unwrap_or(LABEL_BYTES);
+        let ascii = self.0.get(..len).unwrap_or_default();
+        // SAFETY: `new` stores ASCII bytes only (then NULs), and ASCII is UTF-8.
+        unsafe { core::str::from_utf8_unchecked(ascii) }
+    }
+}
+
+impl core::fmt::Display for Label {
+    fn fmt(&self, out: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        out.write_str(self.as_str())
+    }
+}
+
+/// A [`CARRIED`] entry (a `const fn`, so the names become inline [`Label`]s).
+const fn c(level: c_int, name: c_int, label: &str, value: Value) -> Carried {
+    Carried(level, name, Label::new(label), value)
+}
 
 use Value::{Doubled, Plain};
 use libc::{IPPROTO_IP, IPPROTO_IPV6, IPPROTO_TCP, SOL_SOCKET};
@@ -117,101 +160,101 @@ use libc::{IPPROTO_IP, IPPROTO_IPV6, IPPROTO_TCP, SOL_SOCKET};
 /// read what it also refuses to set, and an option the program did set but we cannot read back
 /// was marked by our `setsockopt()` hook, which rules the switch out.
 pub const CARRIED: &[Carried] = &[
-    Carried(IPPROTO_IPV6, 26, "IPV6_V6ONLY", Plain),
-    Carried(SOL_SOCKET, 25, "SO_BINDTODEVICE", Plain),
-    Carried(SOL_SOCKET, 62, "SO_BINDTOIFINDEX", Plain),
-    Carried(SOL_SOCKET, 2, "SO_REUSEADDR", Plain),
-    Carried(SOL_SOCKET, 15, "SO_REUSEPORT", Plain),
-    Carried(SOL_SOCKET, 36, "SO_MARK", Plain),
-    Carried(IPPROTO_IP, 15, "IP_FREEBIND", Plain),
-    Carried(IPPROTO_IP, 19, "IP_TRANSPARENT", Plain),
-    Carried(IPPROTO_IP, 24, "IP_BIND_ADDRESS_NO_PORT", Plain),
-    Carried(IPPROTO_IP, 51, "IP_LOCAL_PORT_RANGE", Plain),
-    Carried(IPPROTO_IPV6, 78, "IPV6_FREEBIND", Plain),
-    Carried(IPPROTO_IPV6, 75, "IPV6_TRANSPARENT", Plain),
-    Carried(IPPROTO_IPV6, 72, "IPV6_ADDR_PREFERENCES", Plain),
-    Carried(SOL_SOCKET, 1, "SO_DEBUG", Plain),
-    Carried(SOL_SOCKET, 9, "SO_KEEPALIVE", Plain),
-    Carried(SOL_SOCKET, 10, "SO_OOBINLINE", Plain),
-    Carried(SOL_SOCKET, 12, "SO_PRIORITY", Plain),
-    Carried(SOL_SOCKET, 13, "SO_LINGER", Plain),
-    Carried(SOL_SOCKET, 16, "SO_PASSCRED", Plain),
-    Carried(SOL_SOCKET, 8, "SO_RCVBUF", Doubled),
-    Carried(SOL_SOCKET, 7, "SO_SNDBUF", Doubled),
-    Carried(SOL_SOCKET, 72, "SO_BUF_LOCK", Plain),
-    Carried(SOL_SOCKET, 18, "SO_RCVLOWAT", Plain),
-    Carried(SOL_SOCKET, 20, "SO_RCVTIMEO", Plain),
-    Carried(SOL_SOCKET, 21, "SO_SNDTIMEO", Plain),
-    Carried(SOL_SOCKET, 29, "SO_TIMESTAMP", Plain),
-    Carried(SOL_SOCKET, 35, "SO_TIMESTAMPNS", Plain),
-    Carried(SOL_SOCKET, 37, "SO_TIMESTAMPING", Plain),
-    Carried(SOL_SOCKET, 63, "SO_TIMESTAMP_NEW", Plain),
-    Carried(SOL_SOCKET, 64, "SO_TIMESTAMPNS_NEW", Plain),
-    Carried(SOL_SOCKET, 65, "SO_TIMESTAMPING_NEW", Plain),
-    Carried(SOL_SOCKET, 34, "SO_PASSSEC", Plain),
-    Carried(SOL_SOCKET, 46, "SO_BUSY_POLL", Plain),
-    Carried(SOL_SOCKET, 47, "SO_MAX_PACING_RATE", Plain),
-    Carried(SOL_SOCKET, 49, "SO_INCOMING_CPU", Plain),
-    Carried(SOL_SOCKET, 60, "SO_ZEROCOPY", Plain),
-    Carried(SOL_SOCKET, 61, "SO_TXTIME", Plain),
-    Carried(SOL_SOCKET, 69, "SO_PREFER_BUSY_POLL", Plain),
-    Carried(SOL_SOCKET, 70, "SO_BUSY_POLL_BUDGET", Plain),
-    Carried(SOL_SOCKET, 73, "SO_RESERVE_MEM", Plain),
-    Carried(SOL_SOCKET, 74, "SO_TXREHASH", Plain),
-    Carried(SOL_SOCKET, 75, "SO_RCVMARK", Plain),
-    Carried(IPPROTO_IP, 1, "IP_TOS", Plain),
-    Carried(IPPROTO_IP, 2, "IP_TTL", Plain),
-    Carried(IPPROTO_IP, 4, "IP_OPTIONS", Plain),
-    Carried(IPPROTO_IP, 6, "IP_RECVOPTS", Plain),
-    Carried(IPPROTO_IP, 7, "IP_RETOPTS", Plain),
-    Carried(IPPROTO_IP, 8, "IP_PKTINFO", Plain),
-    Carried(IPPROTO_IP, 10, "IP_MTU_DISCOVER", Plain),
-    Carried(IPPROTO_IP, 11, "IP_RECVERR", Plain),
-    Carried(IPPROTO_IP, 12, "IP_RECVTTL", Plain),
-    Carried(IPPROTO_IP, 13, "IP_RECVTOS", Plain),
-    Carried(IPPROTO_IP, 18, "IP_PASSSEC", Plain),
-    Carried(IPPROTO_IP, 20, "IP_RECVORIGDSTADDR", Plain),
-    Carried(IPPROTO_IP, 21, "IP_MINTTL", Plain),
-    Carried(IPPROTO_IP, 22, "IP_NODEFRAG", Plain),
-    Carried(IPPROTO_IP, 25, "IP_RECVFRAGSIZE", Plain),
-    Carried(IPPROTO_IP, 26, "IP_RECVERR_RFC4884", Plain),
-    Carried(IPPROTO_IPV6, 11, "IPV6_FLOWINFO", Plain),
-    Carried(IPPROTO_IPV6, 16, "IPV6_UNICAST_HOPS", Plain),
-    Carried(IPPROTO_IPV6, 23, "IPV6_MTU_DISCOVER", Plain),
-    Carried(IPPROTO_IPV6, 25, "IPV6_RECVERR", Plain),
-    Carried(IPPROTO_IPV6, 31, "IPV6_RECVERR_RFC4884", Plain),
-    Carried(IPPROTO_IPV6, 33, "IPV6_FLOWINFO_SEND", Plain),
-    Carried(IPPROTO_IPV6, 49, "IPV6_RECVPKTINFO", Plain),
-    Carried(IPPROTO_IPV6, 51, "IPV6_RECVHOPLIMIT", Plain),
-    Carried(IPPROTO_IPV6, 62, "IPV6_DONTFRAG", Plain),
-    Carried(IPPROTO_IPV6, 66, "IPV6_RECVTCLASS", Plain),
-    Carried(IPPROTO_IPV6, 67, "IPV6_TCLASS", Plain),
-    Carried(IPPROTO_IPV6, 70, "IPV6_AUTOFLOWLABEL", Plain),
-    Carried(IPPROTO_IPV6, 73, "IPV6_MINHOPCOUNT", Plain),
-    Carried(IPPROTO_IPV6, 74, "IPV6_RECVORIGDSTADDR", Plain),
-    Carried(IPPROTO_IPV6, 77, "IPV6_RECVFRAGSIZE", Plain),
-    Carried(IPPROTO_TCP, 1, "TCP_NODELAY", Plain),
-    Carried(IPPROTO_TCP, 2, "TCP_MAXSEG", Plain),
-    Carried(IPPROTO_TCP, 3, "TCP_CORK", Plain),
-    Carried(IPPROTO_TCP, 4, "TCP_KEEPIDLE", Plain),
-    Carried(IPPROTO_TCP, 5, "TCP_KEEPINTVL", Plain),
-    Carried(IPPROTO_TCP, 6, "TCP_KEEPCNT", Plain),
-    Carried(IPPROTO_TCP, 7, "TCP_SYNCNT", Plain),
-    Carried(IPPROTO_TCP, 8, "TCP_LINGER2", Plain),
-    Carried(IPPROTO_TCP, 9, "TCP_DEFER_ACCEPT", Plain),
-    Carried(IPPROTO_TCP, 10, "TCP_WINDOW_CLAMP", Plain),
-    Carried(IPPROTO_TCP, 12, "TCP_QUICKACK", Plain),
-    Carried(IPPROTO_TCP, 13, "TCP_CONGESTION", Plain),
-    Carried(IPPROTO_TCP, 16, "TCP_THIN_LINEAR_TIMEOUTS", Plain),
-    Carried(IPPROTO_TCP, 17, "TCP_THIN_DUPACK", Plain),
-    Carried(IPPROTO_TCP, 18, "TCP_USER_TIMEOUT", Plain),
-    Carried(IPPROTO_TCP, 23, "TCP_FASTOPEN", Plain),
-    Carried(IPPROTO_TCP, 25, "TCP_NOTSENT_LOWAT", Plain),
-    Carried(IPPROTO_TCP, 27, "TCP_SAVE_SYN", Plain),
-    Carried(IPPROTO_TCP, 30, "TCP_FASTOPEN_CONNECT", Plain),
-    Carried(IPPROTO_TCP, 34, "TCP_FASTOPEN_NO_COOKIE", Plain),
-    Carried(IPPROTO_TCP, 36, "TCP_INQ", Plain),
-    Carried(IPPROTO_TCP, 37, "TCP_TX_DELAY", Plain),
+    c(IPPROTO_IPV6, 26, "IPV6_V6ONLY", Plain),
+    c(SOL_SOCKET, 25, "SO_BINDTODEVICE", Plain),
+    c(SOL_SOCKET, 62, "SO_BINDTOIFINDEX", Plain),
+    c(SOL_SOCKET, 2, "SO_REUSEADDR", Plain),
+    c(SOL_SOCKET, 15, "SO_REUSEPORT", Plain),
+    c(SOL_SOCKET, 36, "SO_MARK", Plain),
+    c(IPPROTO_IP, 15, "IP_FREEBIND", Plain),
+    c(IPPROTO_IP, 19, "IP_TRANSPARENT", Plain),
+    c(IPPROTO_IP, 24, "IP_BIND_ADDRESS_NO_PORT", Plain),
+    c(IPPROTO_IP, 51, "IP_LOCAL_PORT_RANGE", Plain),
+    c(IPPROTO_IPV6, 78, "IPV6_FREEBIND", Plain),
+    c(IPPROTO_IPV6, 75, "IPV6_TRANSPARENT", Plain),
+    c(IPPROTO_IPV6, 72, "IPV6_ADDR_PREFERENCES", Plain),
+    c(SOL_SOCKET, 1, "SO_DEBUG", Plain),
+    c(SOL_SOCKET, 9, "SO_KEEPALIVE", Plain),
+    c(SOL_SOCKET, 10, "SO_OOBINLINE", Plain),
+    c(SOL_SOCKET, 12, "SO_PRIORITY", Plain),
+    c(SOL_SOCKET, 13, "SO_LINGER", Plain),
+    c(SOL_SOCKET, 16, "SO_PASSCRED", Plain),
+    c(SOL_SOCKET, 8, "SO_RCVBUF", Doubled),
+    c(SOL_SOCKET, 7, "SO_SNDBUF", Doubled),
+    c(SOL_SOCKET, 72, "SO_BUF_LOCK", Plain),
+    c(SOL_SOCKET, 18, "SO_RCVLOWAT", Plain),
+    c(SOL_SOCKET, 20, "SO_RCVTIMEO", Plain),
+    c(SOL_SOCKET, 21, "SO_SNDTIMEO", Plain),
+    c(SOL_SOCKET, 29, "SO_TIMESTAMP", Plain),
+    c(SOL_SOCKET, 35, "SO_TIMESTAMPNS", Plain),
+    c(SOL_SOCKET, 37, "SO_TIMESTAMPING", Plain),
+    c(SOL_SOCKET, 63, "SO_TIMESTAMP_NEW", Plain),
+    c(SOL_SOCKET, 64, "SO_TIMESTAMPNS_NEW", Plain),
+    c(SOL_SOCKET, 65, "SO_TIMESTAMPING_NEW", Plain),
+    c(SOL_SOCKET, 34, "SO_PASSSEC", Plain),
+    c(SOL_SOCKET, 46, "SO_BUSY_POLL", Plain),
+    c(SOL_SOCKET, 47, "SO_MAX_PACING_RATE", Plain),
+    c(SOL_SOCKET, 49, "SO_INCOMING_CPU", Plain),
+    c(SOL_SOCKET, 60, "SO_ZEROCOPY", Plain),
+    c(SOL_SOCKET, 61, "SO_TXTIME", Plain),
+    c(SOL_SOCKET, 69, "SO_PREFER_BUSY_POLL", Plain),
+    c(SOL_SOCKET, 70, "SO_BUSY_POLL_BUDGET", Plain),
+    c(SOL_SOCKET, 73, "SO_RESERVE_MEM", Plain),
+    c(SOL_SOCKET, 74, "SO_TXREHASH", Plain),
+    c(SOL_SOCKET, 75, "SO_RCVMARK", Plain),
+    c(IPPROTO_IP, 1, "IP_TOS", Plain),
+    c(IPPROTO_IP, 2, "IP_TTL", Plain),
+    c(IPPROTO_IP, 4, "IP_OPTIONS", Plain),
+    c(IPPROTO_IP, 6, "IP_RECVOPTS", Plain),
+    c(IPPROTO_IP, 7, "IP_RETOPTS", Plain),
+    c(IPPROTO_IP, 8, "IP_PKTINFO", Plain),
+    c(IPPROTO_IP, 10, "IP_MTU_DISCOVER", Plain),
+    c(IPPROTO_IP, 11, "IP_RECVERR", Plain),
+    c(IPPROTO_IP, 12, "IP_RECVTTL", Plain),
+    c(IPPROTO_IP, 13, "IP_RECVTOS", Plain),
+    c(IPPROTO_IP, 18, "IP_PASSSEC", Plain),
+    c(IPPROTO_IP, 20, "IP_RECVORIGDSTADDR", Plain),
+    c(IPPROTO_IP, 21, "IP_MINTTL", Plain),
+    c(IPPROTO_IP, 22, "IP_NODEFRAG", Plain),
+    c(IPPROTO_IP, 25, "IP_RECVFRAGSIZE", Plain),
+    c(IPPROTO_IP, 26, "IP_RECVERR_RFC4884", Plain),
+    c(IPPROTO_IPV6, 11, "IPV6_FLOWINFO", Plain),
+    c(IPPROTO_IPV6, 16, "IPV6_UNICAST_HOPS", Plain),
+    c(IPPROTO_IPV6, 23, "IPV6_MTU_DISCOVER", Plain),
+    c(IPPROTO_IPV6, 25, "IPV6_RECVERR", Plain),
+    c(IPPROTO_IPV6, 31, "IPV6_RECVERR_RFC4884", Plain),
+    c(IPPROTO_IPV6, 33, "IPV6_FLOWINFO_SEND", Plain),
+    c(IPPROTO_IPV6, 49, "IPV6_RECVPKTINFO", Plain),
+    c(IPPROTO_IPV6, 51, "IPV6_RECVHOPLIMIT", Plain),
+    c(IPPROTO_IPV6, 62, "IPV6_DONTFRAG", Plain),
+    c(IPPROTO_IPV6, 66, "IPV6_RECVTCLASS", Plain),
+    c(IPPROTO_IPV6, 67, "IPV6_TCLASS", Plain),
+    c(IPPROTO_IPV6, 70, "IPV6_AUTOFLOWLABEL", Plain),
+    c(IPPROTO_IPV6, 73, "IPV6_MINHOPCOUNT", Plain),
+    c(IPPROTO_IPV6, 74, "IPV6_RECVORIGDSTADDR", Plain),
+    c(IPPROTO_IPV6, 77, "IPV6_RECVFRAGSIZE", Plain),
+    c(IPPROTO_TCP, 1, "TCP_NODELAY", Plain),
+    c(IPPROTO_TCP, 2, "TCP_MAXSEG", Plain),
+    c(IPPROTO_TCP, 3, "TCP_CORK", Plain),
+    c(IPPROTO_TCP, 4, "TCP_KEEPIDLE", Plain),
+    c(IPPROTO_TCP, 5, "TCP_KEEPINTVL", Plain),
+    c(IPPROTO_TCP, 6, "TCP_KEEPCNT", Plain),
+    c(IPPROTO_TCP, 7, "TCP_SYNCNT", Plain),
+    c(IPPROTO_TCP, 8, "TCP_LINGER2", Plain),
+    c(IPPROTO_TCP, 9, "TCP_DEFER_ACCEPT", Plain),
+    c(IPPROTO_TCP, 10, "TCP_WINDOW_CLAMP", Plain),
+    c(IPPROTO_TCP, 12, "TCP_QUICKACK", Plain),
+    c(IPPROTO_TCP, 13, "TCP_CONGESTION", Plain),
+    c(IPPROTO_TCP, 16, "TCP_THIN_LINEAR_TIMEOUTS", Plain),
+    c(IPPROTO_TCP, 17, "TCP_THIN_DUPACK", Plain),
+    c(IPPROTO_TCP, 18, "TCP_USER_TIMEOUT", Plain),
+    c(IPPROTO_TCP, 23, "TCP_FASTOPEN", Plain),
+    c(IPPROTO_TCP, 25, "TCP_NOTSENT_LOWAT", Plain),
+    c(IPPROTO_TCP, 27, "TCP_SAVE_SYN", Plain),
+    c(IPPROTO_TCP, 30, "TCP_FASTOPEN_CONNECT", Plain),
+    c(IPPROTO_TCP, 34, "TCP_FASTOPEN_NO_COOKIE", Plain),
+    c(IPPROTO_TCP, 36, "TCP_INQ", Plain),
+    c(IPPROTO_TCP, 37, "TCP_TX_DELAY", Plain),
 ];
 
 /// Boolean options MPTCP takes (applying them to its subflows) but reads back as 0 (kernel 6.18):
@@ -252,16 +295,27 @@ pub fn carried(inet6: bool, level: c_int, name: c_int) -> Option<&'static Carrie
 }
 
 /// The name of an option for messages: `TCP_USER_TIMEOUT`, or `level 6 option 99`.
-pub fn option_name(level: c_int, name: c_int) -> String {
-    if let Some(index) = remembered_bit(level, name).map(|bit| bit.trailing_zeros()) {
-        return REMEMBERED[(index - tracked::REMEMBERED_SHIFT) as usize]
-            .1
-            .to_string();
-    }
-    match CARRIED.iter().find(|o| o.0 == level && o.1 == name) {
-        Some(option) => option.2.to_string(),
-        None if (level, name) == (IPPROTO_TCP, libc::TCP_MD5SIG) => "TCP_MD5SIG".to_string(),
-        None => format!("level {level} option {name}"),
+pub fn option_name(level: c_int, name: c_int) -> OptionName {
+    OptionName(level, name)
+}
+
+/// An option, named where it is written (nothing is allocated).
+pub struct OptionName(c_int, c_int);
+
+impl core::fmt::Display for OptionName {
+    fn fmt(&self, out: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let OptionName(level, name) = *self;
+        if let Some(index) = remembered_bit(level, name).map(|bit| bit.trailing_zeros())
+            && let Some(option) =
+                REMEMBERED.get(index.wrapping_sub(tracked::REMEMBERED_SHIFT) as usize)
+        {
+            return out.write_str(option.1);
+        }
+        match CARRIED.iter().find(|o| o.0 == level && o.1 == name) {
+            Some(option) => write!(out, "{}", option.2),
+            None if (level, name) == (IPPROTO_TCP, libc::TCP_MD5SIG) => out.write_str("TCP_MD5SIG"),
+            None => write!(out, "level {level} option {name}"),
+        }
     }
 }
 
@@ -273,7 +327,7 @@ fn address_bytes(address: &libc::sockaddr_storage, len: libc::socklen_t) -> [u8;
     let mut bytes = [0u8; 28];
     // SAFETY: sockaddr_storage is plain data at least 28 bytes long.
     let all = unsafe {
-        std::slice::from_raw_parts((address as *const libc::sockaddr_storage).cast::<u8>(), 28)
+        core::slice::from_raw_parts((address as *const libc::sockaddr_storage).cast::<u8>(), 28)
     };
     let used = (len as usize).min(28);
     bytes[..used].copy_from_slice(&all[..used]);
@@ -288,9 +342,10 @@ fn uses_io_uring() -> Result<bool, Refusal> {
     let mut buffer = [0u8; 8192];
     let mut kept = 0;
     loop {
-        let read = sys::read(maps.0, &mut buffer[kept..])?;
-        let filled = kept + read;
-        if buffer[..filled].windows(needle.len()).any(|w| w == needle) {
+        let read = sys::read(maps.0, buffer.get_mut(kept..).unwrap_or_default())?;
+        let filled = (kept + read).min(buffer.len());
+        let seen = buffer.get(..filled).unwrap_or_default();
+        if seen.windows(needle.len()).any(|w| w == needle) {
             return Ok(true);
         }
         if read == 0 {
@@ -298,8 +353,7 @@ fn uses_io_uring() -> Result<bool, Refusal> {
         }
         // Keep the tail, in case the word straddles two reads.
         let tail = filled.min(needle.len() - 1);
-        buffer.copy_within(filled - tail..filled, 0);
-        kept = tail;
+        kept = move_to_start(&mut buffer, filled - tail, filled);
     }
 }
 
@@ -442,7 +496,7 @@ fn build(
                 .and_then(|()| sys::get_int_option(new.0, SOL_SOCKET, name));
             // MPTCP reads these back as 0 even when it took them.
             if !(taken == Ok(1) || (protocol == libc::IPPROTO_MPTCP && taken.is_ok())) {
-                return Err(Refusal::Option(label));
+                return Err(Refusal::Option(Label::new(label)));
             }
         }
     }
@@ -468,13 +522,16 @@ fn carry(option: &Carried, old: c_int, reference: c_int, new: c_int) -> Result<(
     let Ok(len) = sys::get_option(old, level, name, &mut value) else {
         return Ok(()); // unreadable here: never set (our hook marks what it cannot read back)
     };
+    let value = value.get(..len).unwrap_or_default();
     if let Ok(default_len) = sys::get_option(reference, level, name, &mut default)
-        && value[..len] == default[..default_len]
+        && Some(value) == default.get(..default_len)
     {
         return Ok(());
     }
-    let set = if value_kind == Doubled && len == size_of::<c_int>() {
-        let halved = c_int::from_ne_bytes([value[0], value[1], value[2], value[3]]) / 2;
+    let set = if value_kind == Doubled
+        && let Ok(bytes) = <[u8; size_of::<c_int>()]>::try_from(value)
+    {
+        let halved = c_int::from_ne_bytes(bytes) / 2;
         sys::set_int_option(new, level, name, halved).and_then(|()| {
             // Above the sysctl maximum the program used SO_*BUFFORCE (and may again).
             let forced = if name == libc::SO_RCVBUF {
@@ -483,21 +540,21 @@ fn carry(option: &Carried, old: c_int, reference: c_int, new: c_int) -> Result<(
                 libc::SO_SNDBUFFORCE
             };
             match sys::get_int_option(new, level, name) {
-                Ok(taken) if taken.to_ne_bytes() != value[..4] => {
+                Ok(taken) if taken.to_ne_bytes() != bytes => {
                     sys::set_int_option(new, level, forced, halved)
                 }
                 _ => Ok(()),
             }
         })
     } else if (level, name) == (IPPROTO_TCP, libc::TCP_CONGESTION) {
-        let end = value[..len].iter().position(|&b| b == 0).unwrap_or(len);
-        sys::set_option(new, level, name, &value[..end])
+        let name_only = value.split(|&b| b == 0).next().unwrap_or_default();
+        sys::set_option(new, level, name, name_only)
     } else {
-        sys::set_option(new, level, name, &value[..len])
+        sys::set_option(new, level, name, value)
     };
     let mut taken = [0u8; VALUE_BYTES];
     match (set, sys::get_option(new, level, name, &mut taken)) {
-        (Ok(()), Ok(taken_len)) if taken[..taken_len] == value[..len] => Ok(()),
+        (Ok(()), Ok(taken_len)) if taken.get(..taken_len) == Some(value) => Ok(()),
         _ => Err(Refusal::Option(label)),
     }
 }
@@ -564,7 +621,7 @@ fn move_numbers(references: &References, new: c_int, old: c_int) -> Result<usize
 /// Undoes [`move_numbers`] for the first `moved` numbers. The old socket's epoll registrations
 /// were never removed (the kernel keeps them while the old file lives), so they hold again.
 fn move_back(references: &References, moved: usize, old: c_int) {
-    for &number in &references.numbers()[..moved] {
+    for &number in references.numbers().iter().take(moved) {
         let cloexec = match sys::fcntl_get(number, libc::F_GETFD) {
             Ok(fd_flags) if fd_flags & libc::FD_CLOEXEC != 0 => libc::O_CLOEXEC,
             _ => 0,
@@ -612,11 +669,13 @@ struct References {
 
 impl References {
     fn numbers(&self) -> &[c_int] {
-        &self.numbers[..self.number_count]
+        self.numbers.get(..self.number_count).unwrap_or_default()
     }
 
     fn registrations(&self) -> &[Registration] {
-        &self.registrations[..self.registration_count]
+        self.registrations
+            .get(..self.registration_count)
+            .unwrap_or_default()
     }
 
     /// Reads `/proc/self/fd` (and the fdinfo of each epoll instance) for socket `inode`.
@@ -641,11 +700,15 @@ impl References {
             let mut offset = 0;
             while offset + 19 < len {
                 // struct linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name (NUL-ended).
-                let record_len = usize::from(u16::from_ne_bytes([
-                    entries[offset + 16],
-                    entries[offset + 17],
-                ]));
-                let record = &entries[offset..(offset + record_len).min(len)];
+                let (Some(&low), Some(&high)) =
+                    (entries.get(offset + 16), entries.get(offset + 17))
+                else {
+                    break;
+                };
+                let record_len = usize::from(u16::from_ne_bytes([low, high]));
+                let record = entries
+                    .get(offset..(offset + record_len).min(len))
+                    .unwrap_or_default();
                 offset += record_len.max(1);
                 let Some(name) = record
                     .get(19..)
@@ -677,7 +740,7 @@ impl References {
                 }
             }
         }
-        for &epoll in &epolls[..epoll_count] {
+        for &epoll in epolls.iter().take(epoll_count) {
             found.read_registrations(epoll, inode)?;
         }
         Ok(found)
@@ -694,11 +757,13 @@ impl References {
         let mut buffer = [0u8; 4096];
         let mut filled = 0;
         loop {
-            let read = sys::read(file.0, &mut buffer[filled..])?;
-            filled += read;
+            let read = sys::read(file.0, buffer.get_mut(filled..).unwrap_or_default())?;
+            filled = (filled + read).min(buffer.len());
             let mut start = 0;
-            while let Some(end) = buffer[start..filled].iter().position(|&b| b == b'\n') {
-                let line = &buffer[start..start + end];
+            while let Some(rest) = buffer.get(start..filled)
+                && let Some(end) = rest.iter().position(|&b| b == b'\n')
+            {
+                let line = rest.get(..end).unwrap_or_default();
                 start += end + 1;
                 if let Some(line) = parse_registration(line)
                     && line.1 == inode
@@ -719,8 +784,7 @@ impl References {
                     self.registration_count += 1;
                 }
             }
-            buffer.copy_within(start..filled, 0);
-            filled -= start;
+            filled = move_to_start(&mut buffer, start, filled);
             if read == 0 {
                 return Ok(());
             }
@@ -731,51 +795,89 @@ impl References {
     }
 }
 
+/// Moves `buffer[start..end]` to the start of `buffer`; its length (a byte loop without
+/// panicking paths: cold code, a few bytes).
+fn move_to_start(buffer: &mut [u8], start: usize, end: usize) -> usize {
+    let mut moved = 0;
+    while start + moved < end
+        && let Some(&byte) = buffer.get(start + moved)
+        && let Some(slot) = buffer.get_mut(moved)
+    {
+        *slot = byte;
+        moved += 1;
+    }
+    moved
+}
+
 /// `socket:[INODE]`, the `/proc/self/fd` link of a socket, written into `buffer`.
 fn socket_link(inode: u64, buffer: &mut [u8; 32]) -> &[u8] {
-    let mut len = 0;
-    for &b in b"socket:[" {
-        buffer[len] = b;
-        len += 1;
+    let prefix = b"socket:[";
+    let (head, digits) = buffer.split_at_mut(prefix.len());
+    head.copy_from_slice(prefix);
+    let len = prefix.len() + write_decimal(inode, digits);
+    if let Some(end) = buffer.get_mut(len) {
+        *end = b']';
     }
-    len += write_decimal(inode, &mut buffer[len..]);
-    buffer[len] = b']';
-    &buffer[..=len]
+    buffer.get(..=len).unwrap_or_default()
 }
 
 /// `/proc/self/fdinfo/N`, NUL-terminated, written into `buffer`.
 fn fdinfo_path(fd: c_int, buffer: &mut [u8; 40]) -> &CStr {
     let prefix = b"/proc/self/fdinfo/";
-    buffer[..prefix.len()].copy_from_slice(prefix);
-    let len = prefix.len() + write_decimal(fd.unsigned_abs().into(), &mut buffer[prefix.len()..]);
-    buffer[len] = 0;
-    CStr::from_bytes_with_nul(&buffer[..=len]).unwrap_or(c"/proc/self/fdinfo/")
+    let (head, digits) = buffer.split_at_mut(prefix.len());
+    head.copy_from_slice(prefix);
+    let len = prefix.len() + write_decimal(fd.unsigned_abs().into(), digits);
+    if let Some(end) = buffer.get_mut(len) {
+        *end = 0;
+    }
+    buffer
+        .get(..=len)
+        .and_then(|path| CStr::from_bytes_with_nul(path).ok())
+        .unwrap_or(c"/proc/self/fdinfo/")
 }
 
-/// Writes `value` in decimal at the start of `out` (which holds at least 20 bytes); its length.
+/// Writes `value` in decimal at the start of `out` (which holds at least 20 bytes: a shorter
+/// one gets the leading digits); its length.
 fn write_decimal(mut value: u64, out: &mut [u8]) -> usize {
     let mut digits = [0u8; 20];
     let mut count = 0;
-    loop {
-        digits[count] = b'0' + (value % 10) as u8;
+    for slot in digits.iter_mut().rev() {
+        *slot = b'0' + (value % 10) as u8;
         count += 1;
         value /= 10;
         if value == 0 {
             break;
         }
     }
-    for (i, digit) in digits[..count].iter().rev().enumerate() {
-        out[i] = *digit;
+    let digits = digits.get(digits.len() - count..).unwrap_or_default();
+    for (to, from) in out.iter_mut().zip(digits) {
+        *to = *from;
     }
-    count
+    digits.len().min(out.len())
 }
 
+/// A non-negative decimal number (a descriptor), digits only.
 fn parse_decimal(text: &[u8]) -> Option<c_int> {
-    std::str::from_utf8(text).ok()?.parse().ok()
+    let value = parse_digits(text, 10)?;
+    c_int::try_from(value).ok()
 }
 
+/// A hexadecimal number, digits only (as in `/proc/self/fdinfo`).
 fn parse_hex(text: &[u8]) -> Option<u64> {
-    u64::from_str_radix(std::str::from_utf8(text).ok()?, 16).ok()
+    parse_digits(text, 16)
+}
+
+/// Digits of `radix` (no sign, no prefix, at least one) as a number, `None` on overflow.
+fn parse_digits(text: &[u8], radix: u32) -> Option<u64> {
+    if text.is_empty() {
+        return None;
+    }
+    text.iter().try_fold(0u64, |value, &byte| {
+        let digit = char::from(byte).to_digit(radix)?;
+        value
+            .checked_mul(u64::from(radix))?
+            .checked_add(u64::from(digit))
+    })
 }
 
 /// One `tfd:` line of an epoll fdinfo: the registration (without its instance) and the inode.
@@ -820,6 +922,12 @@ mod tests {
         assert_eq!(inode, 0x200f);
         assert!(parse_registration(b"pos:\t0").is_none());
         assert!(parse_registration(b"tfd: x events: 1").is_none());
+        assert_eq!(parse_decimal(b"1048575"), Some(1_048_575));
+        assert_eq!(parse_decimal(b"."), None);
+        assert_eq!(parse_decimal(b""), None);
+        assert_eq!(parse_decimal(b"99999999999"), None);
+        assert_eq!(parse_hex(b"80000019"), Some(0x8000_0019));
+        assert_eq!(parse_hex(b"ffffffffffffffffff"), None);
     }
 
     #[test]
@@ -844,8 +952,11 @@ mod tests {
         assert!(carried(true, IPPROTO_IPV6, libc::IPV6_FREEBIND).is_some());
         assert!(carried(true, IPPROTO_IP, libc::IP_TOS).is_some());
         assert!(carried(true, IPPROTO_TCP, libc::TCP_MD5SIG).is_none());
-        assert_eq!(option_name(IPPROTO_TCP, 18), "TCP_USER_TIMEOUT");
-        assert_eq!(option_name(SOL_SOCKET, libc::SO_DONTROUTE), "SO_DONTROUTE");
+        assert_eq!(option_name(IPPROTO_TCP, 18).to_string(), "TCP_USER_TIMEOUT");
+        assert_eq!(
+            option_name(SOL_SOCKET, libc::SO_DONTROUTE).to_string(),
+            "SO_DONTROUTE"
+        );
         assert!(remembered_bit(SOL_SOCKET, libc::SO_SELECT_ERR_QUEUE).is_some());
         assert!(remembered_bit(IPPROTO_TCP, libc::SO_DONTROUTE).is_none());
     }

@@ -5,9 +5,9 @@
 //! path is one atomic load and an indirect call. A missing symbol yields `-1`/`ENOSYS`, never an
 //! abort. Internal results are `Result<fd, errno>`; they become `-1`/errno only at the boundary.
 
+use core::ffi::CStr;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use libc::{c_int, c_uint, c_void, size_t, socklen_t, ssize_t};
-use std::ffi::CStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// An errno value, read right after the call that failed.
 pub type Errno = c_int;
@@ -35,38 +35,53 @@ impl NextSymbol {
     pub fn address(&self) -> Option<usize> {
         let mut address = self.address.load(Ordering::Acquire);
         if address == 0 {
-            // SAFETY: RTLD_NEXT with a NUL-terminated name is dlsym's documented use; it returns
-            // null or the address of the next definition and has no other effect.
-            let found = unsafe { libc::dlsym(libc::RTLD_NEXT, self.name.as_ptr()) };
-            address = if found.is_null() {
-                MISSING
-            } else {
-                found as usize
-            };
+            address = resolve(self.name).unwrap_or(MISSING);
             self.address.store(address, Ordering::Release);
         }
         (address != MISSING).then_some(address)
     }
 }
 
+/// The address of the next definition of `name` after this library, if any.
+#[cold]
+#[inline(never)]
+pub fn resolve(name: &CStr) -> Option<usize> {
+    // SAFETY: RTLD_NEXT with a NUL-terminated name is dlsym's documented use; it returns null or
+    // the address of the next definition and has no other effect.
+    let found = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) };
+    (!found.is_null()).then_some(found as usize)
+}
+
 /// Defines `pub unsafe fn NAME(args) -> ret` that calls the next definition of the C function
 /// `symbol` in the chain (never a raw syscall, so other preloads keep working), or returns `-1`
-/// with errno `ENOSYS` when there is none. Safety: the C function's own contract.
+/// with errno `ENOSYS` when there is none. After the first call: one relaxed load and an
+/// indirect call (a missing symbol is a stub function, not a test on every call). Two threads
+/// racing on the first call both resolve it and store the same value. Safety: the C function's
+/// own contract.
 macro_rules! next_function {
     ($(#[$doc:meta])* $name:ident = $symbol:literal ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
         $(#[$doc])*
         ///
         /// # Safety
         /// The contract of the C function of the same name.
+        #[inline(always)]
         pub unsafe fn $name($($arg: $ty),*) -> $ret {
-            static NEXT: NextSymbol = NextSymbol::new($symbol);
             type Signature = unsafe extern "C" fn($($ty),*) -> $ret;
-            let Some(address) = NEXT.address() else {
+            /// Stands for the function when the chain has none: `-1`, `ENOSYS`.
+            extern "C" fn missing($(_: $ty),*) -> $ret {
                 set_errno(libc::ENOSYS);
-                return -1;
-            };
-            // SAFETY: `address` came from dlsym for this symbol, whose C signature is Signature.
-            let function = unsafe { std::mem::transmute::<usize, Signature>(address) };
+                -1
+            }
+            /// The next definition's address, or `missing`'s; 0 until first use.
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let mut address = NEXT.load(Ordering::Relaxed);
+            if address == 0 {
+                address = resolve($symbol).unwrap_or(missing as Signature as usize);
+                NEXT.store(address, Ordering::Relaxed);
+            }
+            // SAFETY: `address` came from dlsym for this symbol, whose C signature is Signature,
+            // or is `missing`, of the same signature.
+            let function = unsafe { core::mem::transmute::<usize, Signature>(address) };
             // SAFETY: the caller keeps the C function's contract.
             unsafe { function($($arg),*) }
         }
@@ -118,10 +133,10 @@ pub unsafe fn raw_popen(
         unsafe extern "C" fn(*const libc::c_char, *const libc::c_char) -> *mut libc::FILE;
     let Some(address) = NEXT.address() else {
         set_errno(libc::ENOSYS);
-        return std::ptr::null_mut();
+        return core::ptr::null_mut();
     };
     // SAFETY: `address` came from dlsym for `popen`, whose C signature is Signature.
-    let popen = unsafe { std::mem::transmute::<usize, Signature>(address) };
+    let popen = unsafe { core::mem::transmute::<usize, Signature>(address) };
     // SAFETY: the caller keeps popen's contract.
     unsafe { popen(command, mode) }
 }
@@ -133,19 +148,21 @@ pub fn next_closefrom(first: c_int) {
     if let Some(address) = NEXT.address() {
         // SAFETY: `address` came from dlsym for `closefrom`, `void closefrom(int)`.
         let closefrom =
-            unsafe { std::mem::transmute::<usize, unsafe extern "C" fn(c_int)>(address) };
+            unsafe { core::mem::transmute::<usize, unsafe extern "C" fn(c_int)>(address) };
         // SAFETY: closefrom takes an integer; closing the caller's descriptors is its request.
         unsafe { closefrom(first) }
     }
 }
 
 /// Turns a C return value into a `Result`, reading errno right away.
+#[inline(always)]
 fn check(rc: c_int) -> Result<c_int, Errno> {
     if rc < 0 { Err(errno()) } else { Ok(rc) }
 }
 
 /// Calls the next `socket()` in the chain. Returns the descriptor, or the errno it set (`ENOSYS`
 /// when there is no next `socket`).
+#[inline(always)]
 pub fn next_socket(domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, Errno> {
     // SAFETY: socket() takes three integers and touches no memory of ours.
     check(unsafe { raw_socket(domain, ty, protocol) })
@@ -222,7 +239,7 @@ pub fn set_status_flags(fd: c_int, flags: c_int) -> Result<(), Errno> {
 /// The socket's local address, and its length (`getsockname`).
 pub fn local_address(fd: c_int) -> Result<(libc::sockaddr_storage, socklen_t), Errno> {
     // SAFETY: sockaddr_storage is plain data for which all-zero bytes are valid.
-    let mut address: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut address: libc::sockaddr_storage = unsafe { core::mem::zeroed() };
     let mut len = size_of::<libc::sockaddr_storage>() as socklen_t;
     // SAFETY: address/len describe a writable sockaddr_storage.
     check(unsafe { libc::getsockname(fd, (&raw mut address).cast(), &mut len) })?;
@@ -287,7 +304,7 @@ pub fn set_owner(fd: c_int, owner: &Owner) -> Result<(), Errno> {
 /// The owner (uid, gid) of the file behind `fd`: for a socket, who made it.
 pub fn owner_ids(fd: c_int) -> Result<(u32, u32), Errno> {
     // SAFETY: struct stat is plain data for which all-zero bytes are valid.
-    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    let mut stat: libc::stat = unsafe { core::mem::zeroed() };
     // SAFETY: `stat` is a writable struct stat.
     check(unsafe { libc::fstat(fd, &mut stat) })?;
     Ok((stat.st_uid, stat.st_gid))
@@ -296,7 +313,7 @@ pub fn owner_ids(fd: c_int) -> Result<(u32, u32), Errno> {
 /// The inode of the file behind `fd` (for a socket: its unique number in sockfs).
 pub fn inode(fd: c_int) -> Result<u64, Errno> {
     // SAFETY: struct stat is plain data for which all-zero bytes are valid.
-    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    let mut stat: libc::stat = unsafe { core::mem::zeroed() };
     // SAFETY: `stat` is a writable struct stat.
     check(unsafe { libc::fstat(fd, &mut stat) })?;
     Ok(stat.st_ino)
@@ -317,7 +334,7 @@ pub fn read_link_at<'a>(dir: c_int, name: &CStr, buffer: &'a mut [u8]) -> Result
     if n < 0 {
         return Err(errno());
     }
-    Ok(&buffer[..n as usize])
+    Ok(buffer.get(..n as usize).unwrap_or(buffer))
 }
 
 /// `read(fd)` into `buffer`, retried on `EINTR`; how many bytes were read (0 at the end).
@@ -326,7 +343,7 @@ pub fn read(fd: c_int, buffer: &mut [u8]) -> Result<usize, Errno> {
         // SAFETY: buffer/len describe writable memory.
         let n = unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len()) };
         if n >= 0 {
-            return Ok(n as usize);
+            return Ok((n as usize).min(buffer.len()));
         }
         if errno() != libc::EINTR {
             return Err(errno());
@@ -338,7 +355,11 @@ pub fn read(fd: c_int, buffer: &mut [u8]) -> Result<usize, Errno> {
 pub fn directory_entries(dir: c_int, buffer: &mut [u8]) -> Result<usize, Errno> {
     // SAFETY: getdents64 writes at most `len` bytes of records into the buffer.
     let n = unsafe { libc::syscall(libc::SYS_getdents64, dir, buffer.as_mut_ptr(), buffer.len()) };
-    if n < 0 { Err(errno()) } else { Ok(n as usize) }
+    if n < 0 {
+        Err(errno())
+    } else {
+        Ok((n as usize).min(buffer.len()))
+    }
 }
 
 /// `epoll_ctl(epfd, EPOLL_CTL_ADD, fd, {events, data})`.
@@ -352,7 +373,7 @@ pub fn epoll_add(epfd: c_int, fd: c_int, events: u32, data: u64) -> Result<(), E
 /// inheritable descriptors. `waitid` with `WNOWAIT` looks without reaping anything.
 pub fn has_children() -> bool {
     // SAFETY: siginfo_t is plain data for which all-zero bytes are valid.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let mut info: libc::siginfo_t = unsafe { core::mem::zeroed() };
     let flags = libc::WNOHANG
         | libc::WNOWAIT
         | libc::WEXITED
@@ -385,18 +406,21 @@ impl Drop for OwnedFd {
 }
 
 /// The calling thread's errno.
+#[inline(always)]
 pub fn errno() -> Errno {
     // SAFETY: __errno_location always returns a valid pointer to this thread's errno.
     unsafe { *libc::__errno_location() }
 }
 
 /// Sets the calling thread's errno.
+#[inline(always)]
 pub fn set_errno(value: Errno) {
     // SAFETY: as in `errno()`; the pointer is valid and thread-local.
     unsafe { *libc::__errno_location() = value }
 }
 
 /// Turns an internal result into what a C caller expects: the fd, or `-1` with errno set.
+#[inline(always)]
 pub fn to_c(result: Result<c_int, Errno>) -> c_int {
     match result {
         Ok(fd) => fd,
@@ -415,17 +439,19 @@ pub fn keeping_errno<T>(f: impl FnOnce() -> T) -> T {
     result
 }
 
-/// A copy of the environment variable `name`, if set. Reads libc's environment directly (no
-/// lock, no UTF-8 requirement); called only while the configuration is built, once per process.
-pub fn getenv(name: &CStr) -> Option<Vec<u8>> {
-    // SAFETY: `name` is NUL-terminated; getenv returns null or a NUL-terminated string that we
-    // copy at once.
+/// The value of the environment variable `name`, if set. Reads libc's environment directly (no
+/// lock, no copy, no UTF-8 requirement). The bytes live in the environment block: they stay
+/// valid as long as nobody changes the variable, and callers use them at once (the library reads
+/// the environment once, while it sets itself up; the launcher before it changes anything).
+pub fn getenv(name: &CStr) -> Option<&'static [u8]> {
+    // SAFETY: `name` is NUL-terminated; getenv returns null or a NUL-terminated string.
     let value = unsafe { libc::getenv(name.as_ptr()) };
     if value.is_null() {
         return None;
     }
-    // SAFETY: non-null pointers from getenv point to a NUL-terminated string.
-    Some(unsafe { CStr::from_ptr(value) }.to_bytes().to_vec())
+    // SAFETY: non-null pointers from getenv point to a NUL-terminated string (see above for
+    // how long it lives).
+    Some(unsafe { CStr::from_ptr(value) }.to_bytes())
 }
 
 /// Whether the process runs in secure-execution mode (setuid/setgid/capabilities), where the
@@ -453,8 +479,23 @@ pub fn pid() -> i32 {
     unsafe { libc::getpid() }
 }
 
+/// A fixed name in a log line, written as it is (no width or precision: formatting a plain `&str`
+/// would bring core's padding code into the library for nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Name(pub &'static str);
+
+impl core::fmt::Display for Name {
+    fn fmt(&self, out: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        out.write_str(self.0)
+    }
+}
+
 /// The symbolic name of the errno values we meet, for log lines.
-pub fn errno_name(errno: Errno) -> &'static str {
+pub fn errno_name(errno: Errno) -> Name {
+    Name(errno_text(errno))
+}
+
+fn errno_text(errno: Errno) -> &'static str {
     match errno {
         libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
         libc::ENOPROTOOPT => "ENOPROTOOPT",

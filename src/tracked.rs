@@ -27,8 +27,8 @@
 //! then fills with its own unconnected MPTCP socket through an unhooked call (`fcntl(F_DUPFD)`,
 //! `recvmsg()`): that socket looks like ours. README's Limitations say so.
 
+use core::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use libc::c_int;
-use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 
 /// How many descriptor numbers are tracked: `fs.nr_open`'s default and usual ceiling.
 pub const TRACKED_FDS: usize = 1 << 20;
@@ -55,16 +55,19 @@ static STATE: [AtomicU16; TRACKED_FDS] = [const { AtomicU16::new(0) }; TRACKED_F
 /// One above the highest number ever recorded: bounds [`forget_all`] and [`closed_range`].
 static HIGH_WATER: AtomicUsize = AtomicUsize::new(0);
 
+#[inline(always)]
 fn cell(fd: c_int) -> Option<&'static AtomicU16> {
     STATE.get(usize::try_from(fd).ok()?)
 }
 
 /// Whether `fd` can be tracked at all.
+#[inline(always)]
 pub fn in_range(fd: c_int) -> bool {
     cell(fd).is_some()
 }
 
 /// A `socket()` call returned `fd`; `ours` when it asked for plain TCP.
+#[inline(always)]
 pub fn opened(fd: c_int, ours: bool, inet6: bool) {
     if let Some(state) = cell(fd) {
         if ours {
@@ -76,6 +79,7 @@ pub fn opened(fd: c_int, ours: bool, inet6: bool) {
     }
 }
 
+#[inline(always)]
 fn raise_high_water(fd: c_int) {
     let above = fd as usize + 1;
     if HIGH_WATER.load(Ordering::Relaxed) < above {
@@ -137,6 +141,7 @@ pub fn remember(fd: c_int, bits: u16, on: bool) {
 }
 
 /// `fd` was closed (or is about to be replaced by `dup2`/`dup3`): its number starts unknown.
+#[inline(always)]
 pub fn closed(fd: c_int) {
     if let Some(state) = cell(fd)
         && state.load(Ordering::Relaxed) != 0

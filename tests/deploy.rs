@@ -278,7 +278,7 @@ mptcp_facts
     assert_eq!(
         run.fact("files"),
         "./usr/bin/mptcpize-rs ./usr/lib/mptcpize-rs/libmptcpize_rs.so \
-         ./usr/share/man/man8/mptcpize-rs.8.gz ",
+         ./usr/lib/mptcpize-rs/libmptcpize_rs_log.so ./usr/share/man/man8/mptcpize-rs.8.gz ",
         "the layout of scripts/install.sh with PREFIX=/usr: {run}"
     );
     assert!(

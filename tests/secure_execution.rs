@@ -10,6 +10,8 @@ const SCRIPT: &str = r#"
 export WORK
 chmod 0755 "$WORK"
 cp "$LIB" "$WORK/libmptcpize_rs.so"
+# The log companion, which the library loads from its own directory (never in secure mode).
+cp "${LIB%/*}/libmptcpize_rs_log.so" "$WORK/"
 cp "$SOCKPROBE" "$WORK/setuid-probe"
 chmod 4755 "$WORK/setuid-probe"
 cp "$SOCKPROBE" "$WORK/caps-probe"

@@ -20,7 +20,7 @@ mod events;
 #[path = "../fallback.rs"]
 mod fallback;
 #[allow(dead_code)]
-#[path = "../logging.rs"]
+#[path = "../../log/src/logger.rs"]
 mod logging;
 #[allow(dead_code)]
 #[path = "../mode.rs"]
@@ -84,7 +84,7 @@ fn main() -> ExitCode {
     };
     let mode = mode.unwrap_or_else(|| {
         let config = config::Config::from_lookup(sys::getenv, false);
-        for warning in &config.warnings {
+        if let Some(warning) = config.warning {
             eprintln!("mptcpize-rs: {warning}");
         }
         config.mode

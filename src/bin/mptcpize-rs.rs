@@ -26,7 +26,7 @@ mod events;
 #[path = "../fallback.rs"]
 mod fallback;
 #[allow(dead_code)]
-#[path = "../logging.rs"]
+#[path = "../../log/src/logger.rs"]
 mod logging;
 #[allow(dead_code)]
 #[path = "../policy.rs"]

@@ -234,7 +234,7 @@ fn reach_warnings(path: &Path, mode: Option<Mode>) -> bool {
     }
     match elf::inspect(path) {
         Program::Go => {
-            let godebug = godebug_with(b"", mode.unwrap_or(Mode::On));
+            let godebug: Vec<u8> = godebug_with(b"", mode.unwrap_or(Mode::On));
             warn(&format!(
                 "{shown} is a Go program: Go makes its own sockets and follows GODEBUG={}, not \
                  the library (Go >= 1.21; listen/connect need Go >= 1.24)",

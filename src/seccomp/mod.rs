@@ -95,7 +95,7 @@ pub fn exec_supervised(options: &Options, exec: impl FnOnce() -> io::Error) -> F
     }
     let mut log = Config::from_lookup(crate::sys::getenv, crate::sys::secure_execution());
     if options.debug {
-        log.log_filter = Some("debug".to_string());
+        log.log_filter = Some(b"debug");
     }
     match spawn::start(options.mode, log) {
         Ok(started) => {

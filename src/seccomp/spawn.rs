@@ -100,7 +100,7 @@ fn run_supervisor(channel: OwnedFd, mode: Mode, log: Config) -> libc::c_int {
         eprintln!("mptcpize-rs[{}]: supervisor: {error}", sys::pid());
         return 1;
     }
-    logging::init(&log);
+    logging::init(log.log_filter, log.log_file);
     let supervisor = match Supervisor::new(Listener::new(listener), mode) {
         Ok(supervisor) => supervisor,
         Err(error) => {

@@ -2,7 +2,8 @@
 //! inside a network namespace made for that one test, and read back the facts it reports.
 //!
 //! The tests never link the crate (a test binary that did would interpose its own sockets): they
-//! run real programs under `target/<profile>/deps/libmptcpize_rs.so`. Each script runs as
+//! run real programs under `target/<profile>/deps/libmptcpize_rs.so`, or the library named by
+//! `MPTCPIZE_TEST_LIBRARY` (scripts/test.sh: the release build). Each script runs as
 //! `unshare -n` (a private network namespace, gone with its last process) under `timeout`, with
 //! `tests/support.sh` sourced for its helpers and cleanup trap. These tests need root and an MPTCP
 //! kernel; where either is missing they fail loudly rather than skip.
@@ -28,14 +29,21 @@ pub fn built() -> Built {
         .parent()
         .and_then(Path::parent)
         .expect("target/<profile>/deps/<test>");
-    // `cargo test` writes the cdylib to deps/; a `cargo build` also copies it one level up.
-    let library = [
-        profile_dir.join("deps/libmptcpize_rs.so"),
-        profile_dir.join("libmptcpize_rs.so"),
-    ]
-    .into_iter()
-    .find(|path| path.is_file())
-    .expect("libmptcpize_rs.so missing from target/<profile>/deps: cargo test builds it (cdylib)");
+    // MPTCPIZE_TEST_LIBRARY names the library to test: scripts/test.sh sets it to the release
+    // build, the one shipped (no_std, panic-free by construction). Without it, what `cargo
+    // test` built: the same code built with std (its harnesses unwind), in deps/ (a `cargo
+    // build` also copies it one level up), with the log companion next to it.
+    let library = match std::env::var_os("MPTCPIZE_TEST_LIBRARY") {
+        Some(path) => PathBuf::from(path),
+        None => [
+            profile_dir.join("deps/libmptcpize_rs.so"),
+            profile_dir.join("libmptcpize_rs.so"),
+        ]
+        .into_iter()
+        .find(|path| path.is_file())
+        .expect("libmptcpize_rs.so missing from target/<profile>/deps: cargo test builds it"),
+    };
+    assert!(library.is_file(), "{}: no such library", library.display());
     let examples = profile_dir.join("examples");
     assert!(
         examples.join("sockprobe").is_file(),
