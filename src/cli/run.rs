@@ -170,8 +170,8 @@ fn supervision(path: &Path, options: &Options) -> Result<Option<crate::seccomp::
         let config = crate::config::Config::from_lookup(crate::sys::getenv, false);
         if unreachable || options.seccomp {
             // No library will be there to report a bad inherited setting: say it here.
-            for problem in &config.warnings {
-                warn(problem);
+            if let Some(problem) = config.warning {
+                warn(&problem.to_string());
             }
         }
         config.mode
