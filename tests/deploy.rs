@@ -32,7 +32,7 @@ fact plain_dir "$(ls "$root/etc/systemd/system/plain.service.d")"
 W disable plain --root "$root" >/dev/null
 fact plain_gone "$([ -e "$root/etc/systemd/system/plain.service.d" ] && echo no || echo yes)"
 set +e
-for name in '../x' 'a b' 'x;y' '$(id)' 'web.socket' '' '.hidden'; do
+for name in '../x' 'a b' 'x;y' '$(id)' 'web.socket' '' '.hidden' 'demo.' '@.service'; do
 	W enable "$name" --root "$root" >/dev/null 2>"$WORK/err"
 	fact "hostile[$name]" "$?:$(head -n 1 "$WORK/err")"
 done
@@ -87,7 +87,16 @@ fn enable_and_disable_write_and_remove_only_our_drop_in() {
         "yes",
         "our empty .d directory removed: {run}"
     );
-    for name in ["../x", "a b", "x;y", "$(id)", "", ".hidden"] {
+    for name in [
+        "../x",
+        "a b",
+        "x;y",
+        "$(id)",
+        "",
+        ".hidden",
+        "demo.",
+        "@.service",
+    ] {
         let verdict = run.fact(&format!("hostile[{name}]"));
         assert!(
             verdict.starts_with("2:mptcpize-rs.sh: invalid unit name"),

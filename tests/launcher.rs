@@ -294,6 +294,11 @@ mkdir -p tree/etc/systemd outside
 ln -s "$WORK/outside" tree/etc/systemd/system
 W enable demo --root tree 2>enable.err
 fact enable_status "$?"
+# A symbolic link loop cannot be run (126), as a shell says; it is not "not found" (127).
+ln -s loop2 loop1
+ln -s loop1 loop2
+W ./loop1 2>/dev/null
+fact loop_status "$?"
 fact outside "$(find outside -type f | wc -l)"
 "#,
         &[],
@@ -318,4 +323,5 @@ fact outside "$(find outside -type f | wc -l)"
     );
     assert_eq!(run.fact("enable_status"), "1", "{run}");
     assert_eq!(run.fact("outside"), "0", "{run}");
+    assert_eq!(run.fact("loop_status"), "126", "{run}");
 }

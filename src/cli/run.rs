@@ -138,8 +138,18 @@ fn resolve(command: &OsStr) -> Result<PathBuf, (&'static str, i32)> {
 }
 
 fn check(path: &Path) -> Result<PathBuf, (&'static str, i32)> {
-    let Ok(metadata) = path.metadata() else {
-        return Err(("command not found", NOT_FOUND));
+    let metadata = match path.metadata() {
+        Ok(metadata) => metadata,
+        Err(error) => {
+            // As a shell: only a missing file is "not found" (127); a symbolic link loop, a
+            // path through a non-directory or a denied directory cannot be run (126).
+            return Err(match error.raw_os_error() {
+                Some(libc::ELOOP) => ("too many levels of symbolic links", CANNOT_RUN),
+                Some(libc::ENOTDIR) => ("not a directory", CANNOT_RUN),
+                Some(libc::EACCES) => ("permission denied", CANNOT_RUN),
+                _ => ("command not found", NOT_FOUND),
+            });
+        }
     };
     if metadata.is_dir() {
         return Err(("is a directory", CANNOT_RUN));

@@ -57,8 +57,21 @@ pub fn unit_name(unit: &str) -> Result<String, Failure> {
             2,
         ));
     }
+    let full = if unit.ends_with(".service") || unit.ends_with(".socket") {
+        unit.to_string()
+    } else {
+        format!("{unit}.service")
+    };
+    // systemd's own rule: a name before the type suffix, and a template's prefix before '@'.
+    let stem = full.rsplit_once('.').map_or("", |(stem, _)| stem);
+    if stem.is_empty() || stem.starts_with('@') || stem.ends_with('.') {
+        return Err(Failure::Fatal(
+            format!("invalid unit name '{unit}' (systemd would not load {full})"),
+            2,
+        ));
+    }
     if unit.ends_with(".service") || unit.ends_with(".socket") {
-        return Ok(unit.to_string());
+        return Ok(full);
     }
     if NOT_SERVICES.iter().any(|suffix| unit.ends_with(suffix)) {
         return Err(Failure::Fatal(
@@ -66,7 +79,7 @@ pub fn unit_name(unit: &str) -> Result<String, Failure> {
             2,
         ));
     }
-    Ok(format!("{unit}.service"))
+    Ok(full)
 }
 
 fn root_of(options: &Options) -> PathBuf {
