@@ -389,7 +389,7 @@ pub fn switch(fd: c_int, protocol: c_int) -> Result<(), Refusal> {
         return Err(Refusal::Started);
     }
     // Rule 3: every reference known.
-    let inode = sys::inode(fd)?;
+    let inode = sys::stat(fd)?.st_ino;
     let references = References::find(inode)?;
     if !references.numbers().contains(&fd) {
         return Err(Refusal::NotOurs);
@@ -472,7 +472,8 @@ fn build(
     )?);
     // It is made here and now: in this network namespace, by this user. The old one must have
     // been too, or the new socket would route, match firewall rules and be owned differently.
-    let (old_owner, fresh_owner) = (sys::owner_ids(fd)?, sys::owner_ids(reference.0)?);
+    let owner = |fd| sys::stat(fd).map(|stat| (stat.st_uid, stat.st_gid));
+    let (old_owner, fresh_owner) = (owner(fd)?, owner(reference.0)?);
     let mut old_netns = [0u8; 8];
     let mut fresh_netns = [0u8; 8];
     let same_netns = match (

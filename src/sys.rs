@@ -301,22 +301,14 @@ pub fn set_owner(fd: c_int, owner: &Owner) -> Result<(), Errno> {
     check(unsafe { libc::fcntl(fd, F_SETOWN_EX, owner as *const Owner) }).map(drop)
 }
 
-/// The owner (uid, gid) of the file behind `fd`: for a socket, who made it.
-pub fn owner_ids(fd: c_int) -> Result<(u32, u32), Errno> {
+/// `fstat(fd)`: for a socket, `st_ino` is its unique number in sockfs and `st_uid`/`st_gid` say
+/// who made it.
+pub fn stat(fd: c_int) -> Result<libc::stat, Errno> {
     // SAFETY: struct stat is plain data for which all-zero bytes are valid.
     let mut stat: libc::stat = unsafe { core::mem::zeroed() };
     // SAFETY: `stat` is a writable struct stat.
     check(unsafe { libc::fstat(fd, &mut stat) })?;
-    Ok((stat.st_uid, stat.st_gid))
-}
-
-/// The inode of the file behind `fd` (for a socket: its unique number in sockfs).
-pub fn inode(fd: c_int) -> Result<u64, Errno> {
-    // SAFETY: struct stat is plain data for which all-zero bytes are valid.
-    let mut stat: libc::stat = unsafe { core::mem::zeroed() };
-    // SAFETY: `stat` is a writable struct stat.
-    check(unsafe { libc::fstat(fd, &mut stat) })?;
-    Ok(stat.st_ino)
+    Ok(stat)
 }
 
 /// `open(path, O_RDONLY | O_CLOEXEC | extra)`.
