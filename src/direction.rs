@@ -29,9 +29,12 @@ pub fn listen(fd: c_int, backlog: c_int) -> Result<(), Errno> {
     {
         sys::keeping_errno(|| switch(fd, protocol));
     }
-    let before = tracked::started(fd);
+    let before = tracked::entering(fd);
     let result = sys::next_listen(fd, backlog);
-    if before & tracked::SWITCHING != 0 && result.is_ok() {
+    if before & tracked::OURS != 0 {
+        sys::keeping_errno(|| tracked::inside(fd, false));
+    }
+    if before & tracked::COMMITTED != 0 && result.is_ok() {
         // Another thread was switching this socket: if our listen() reached the socket it then
         // kept aside, listen again on the one now behind the number.
         if sys::tcp_state(fd) != Ok(LISTEN) {

@@ -7,21 +7,25 @@
 //! `fork()` is watched with `pthread_atfork`. Each costs one relaxed
 //! load when the number is not one of ours; nothing here allocates, locks or changes errno.
 
-use crate::sys;
-use crate::tracked::{self, SWITCHING};
+use crate::tracked::{self, COMMITTED, OURS};
+use crate::{established, sys};
 use core::sync::atomic::{AtomicBool, Ordering};
 use libc::{c_int, c_uint};
 
 /// The state of a socket that never connected (or whose connection is over).
 const TCP_CLOSE: u8 = 7;
 
-/// `connect(fd)` through `call`: the socket has started. In the rare case that another thread was
-/// switching it at that moment and the connection went to the socket it kept aside, connect the
-/// one now behind the number instead.
+/// `connect(fd)` through `call`: the socket has started, and a thread is inside `connect()` on
+/// it until the call returns. A switch that had not committed when the call began never will
+/// ([`tracked::commit_switch`]). In the rare case that one had, and the connection went to the
+/// socket it kept aside, connect the one now behind the number instead.
 pub fn connect(fd: c_int, call: impl Fn() -> c_int) -> c_int {
-    let before = tracked::started(fd);
+    let before = tracked::entering(fd);
     let result = call();
-    if before & SWITCHING == 0 {
+    if before & OURS != 0 {
+        sys::keeping_errno(|| tracked::inside(fd, false));
+    }
+    if before & COMMITTED == 0 {
         return result;
     }
     let errno = sys::errno();
@@ -31,6 +35,33 @@ pub fn connect(fd: c_int, call: impl Fn() -> c_int) -> c_int {
     }
     sys::set_errno(errno);
     result
+}
+
+/// `accept(listener)` returned `fd` (or `-1`). A plain TCP connection (the peer did not speak
+/// MPTCP) is given for real the options its listener only remembered, as TCP would have passed
+/// them on.
+#[inline(always)]
+pub fn accepted(listener: c_int, fd: c_int) {
+    if fd < 0 {
+        return;
+    }
+    let inherited = tracked::accepted(listener, fd);
+    if inherited != 0 {
+        sys::keeping_errno(|| apply_inherited(fd, inherited));
+    }
+}
+
+/// Sets on a plain TCP `fd` the answered options of `bits` (its MPTCP listener refused them).
+#[cold]
+fn apply_inherited(fd: c_int, bits: tracked::Flags) {
+    if sys::get_int_option(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL) != Ok(libc::IPPROTO_TCP) {
+        return;
+    }
+    for &(level, name) in established::ANSWERED {
+        if established::answered_bit(level, name).is_some_and(|bit| bits & bit != 0) {
+            let _ = sys::set_int_option(fd, level, name, 1);
+        }
+    }
 }
 
 /// `shutdown(fd)`: the shut-down state lives on the socket and would not be carried.

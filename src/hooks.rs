@@ -60,6 +60,40 @@ pub unsafe extern "C" fn connect(
     events::connect(fd, call)
 }
 
+/// `accept(2)`: a connection accepted on our listener is ours too (never switched; it answers
+/// refused options as [`crate::established`] says).
+///
+/// # Safety
+/// The caller's contract of `accept(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn accept(
+    fd: c_int,
+    address: *mut libc::sockaddr,
+    len: *mut socklen_t,
+) -> c_int {
+    // SAFETY: the caller's own arguments, passed on unchanged.
+    let accepted = unsafe { sys::raw_accept(fd, address, len) };
+    events::accepted(fd, accepted);
+    accepted
+}
+
+/// `accept4(2)`: as `accept`.
+///
+/// # Safety
+/// The caller's contract of `accept4(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn accept4(
+    fd: c_int,
+    address: *mut libc::sockaddr,
+    len: *mut socklen_t,
+    flags: c_int,
+) -> c_int {
+    // SAFETY: the caller's own arguments, passed on unchanged.
+    let accepted = unsafe { sys::raw_accept4(fd, address, len, flags) };
+    events::accepted(fd, accepted);
+    accepted
+}
+
 /// `close(2)`: the number no longer holds our socket.
 ///
 /// # Safety

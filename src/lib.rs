@@ -22,6 +22,7 @@
 //! - [`mode`]: mode names and `GODEBUG` rules, shared with the launcher (pure code);
 //! - [`fallback`]: errno classification and the per-family availability memory;
 //! - [`sockopt`]: the socket-option fallback (an option MPTCP refuses → TCP socket);
+//! - [`established`]: what a socket that can no longer be switched answers to refused options;
 //! - [`direction`]: the `listen`/`connect` modes, decided at `listen()`;
 //! - [`swap`]: replacing the socket behind a descriptor, only when nobody can tell;
 //! - [`tracked`]: what is known of each descriptor number (ours, started, shared, carried);
@@ -36,6 +37,7 @@
 
 pub mod config;
 pub mod direction;
+pub mod established;
 pub mod events;
 pub mod fallback;
 // The exported symbols stay out of this crate's own unit-test binary.

@@ -21,9 +21,14 @@ use crate::config::Mode;
 use crate::logging::{info, warning};
 use crate::setup;
 use crate::sys::{self, Errno, OwnedFd};
-use crate::{swap, tracked};
+use crate::tracked::OURS;
+use crate::{established, swap, tracked};
 use core::sync::atomic::{AtomicBool, Ordering};
 use libc::{IPPROTO_MPTCP, IPPROTO_TCP, SOL_SOCKET, c_int, c_void, socklen_t};
+
+/// The TCP states of a socket without a connection: never connected (or over), listening.
+const TCP_CLOSE: u8 = 7;
+const TCP_LISTEN: u8 = 10;
 
 /// Whether this process has been warned about an option it could not have (once per process).
 static WARNED: AtomicBool = AtomicBool::new(false);
@@ -40,6 +45,9 @@ pub unsafe fn setsockopt(
     len: socklen_t,
 ) -> Result<(), Errno> {
     let errno_before = sys::errno();
+    // Before the call: whether the socket had started, and whether a call was inside
+    // connect()/listen() on it (see `after_start`).
+    let flags_before = tracked::flags(fd);
     // SAFETY: the caller's own arguments.
     let refused = match unsafe { sys::next_setsockopt(fd, level, name, value, len) } {
         Ok(()) => {
@@ -50,8 +58,13 @@ pub unsafe fn setsockopt(
         }
         Err(errno) => errno,
     };
-    if !refused_by_mptcp(refused)
-        || tracked::flags(fd) & tracked::OURS == 0
+    if level == libc::IPPROTO_IPV6 && flags_before & (OURS | tracked::INET6) == OURS {
+        // An IPv4 socket of ours: TCP has no IPv6 options there at all (MPTCP answers EINVAL
+        // for IPV6_V6ONLY once connected).
+        return Err(libc::ENOPROTOOPT);
+    }
+    if flags_before & OURS == 0
+        || !established::refused_by_mptcp(refused, level, name)
         || setup::mode() == Mode::Force
         || sys::get_int_option(fd, SOL_SOCKET, libc::SO_PROTOCOL) != Ok(IPPROTO_MPTCP)
     {
@@ -74,12 +87,53 @@ pub unsafe fn setsockopt(
         }
         TcpTakes::Yes => {}
     }
-    if let Err(reason) = swap::switch(fd, IPPROTO_TCP) {
-        sys::keeping_errno(|| warn_once(fd, level, name, refused, reason));
-        return Err(refused);
-    }
-    sys::set_errno(errno_before);
+    let reason = if refused == libc::EINVAL {
+        // MPTCP takes these options until the socket starts (a bad value was caught above).
+        swap::Refusal::Started
+    } else {
+        match swap::switch(fd, IPPROTO_TCP) {
+            Ok(()) => {
+                sys::set_errno(errno_before);
+                // SAFETY: the caller's own arguments, as above.
+                return unsafe { retry_on_tcp(fd, level, name, value, len, refused) };
+            }
+            Err(reason) => reason,
+        }
+    };
     // SAFETY: the caller's own arguments, as above.
+    let answer = unsafe { after_start(fd, level, name, value, len, flags_before, reason) };
+    match answer {
+        Some(answer) => {
+            sys::keeping_errno(|| {
+                info!(
+                    "setsockopt(fd {fd}, {}) refused by MPTCP ({}), which it keeps: {answer}",
+                    swap::option_name(level, name),
+                    sys::errno_name(refused),
+                )
+            });
+            sys::set_errno(errno_before);
+            Ok(())
+        }
+        None => {
+            sys::keeping_errno(|| warn_once(fd, level, name, refused, reason));
+            Err(refused)
+        }
+    }
+}
+
+/// The option again, on the TCP socket now behind `fd`.
+///
+/// # Safety
+/// As for [`setsockopt`].
+unsafe fn retry_on_tcp(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    value: *const c_void,
+    len: socklen_t,
+    refused: Errno,
+) -> Result<(), Errno> {
+    // SAFETY: the caller's own arguments.
     let retried = unsafe { sys::next_setsockopt(fd, level, name, value, len) };
     sys::keeping_errno(|| {
         info!(
@@ -100,6 +154,80 @@ pub unsafe fn setsockopt(
     retried
 }
 
+/// Why a refused option on a socket MPTCP keeps is answered with success, for the log.
+enum Kept {
+    /// The socket already has this value.
+    Unchanged,
+    /// The option is remembered and answered back ([`established::ANSWERED`]).
+    Remembered,
+    /// The call overlapped a `connect()`/`listen()` in another thread: TCP's answer.
+    Overlapped,
+}
+
+impl core::fmt::Display for Kept {
+    fn fmt(&self, out: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        out.write_str(match self {
+            Kept::Unchanged => "the socket already has that value",
+            Kept::Remembered => "nothing an MPTCP connection does depends on it; remembered",
+            Kept::Overlapped => {
+                "the call overlapped a connect()/listen() in another thread; TCP's answer"
+            }
+        })
+    }
+}
+
+/// The rules of [`crate::established`] for a refused option on a socket MPTCP keeps: why the
+/// call succeeds, or `None` when the program gets the kernel's error.
+///
+/// # Safety
+/// As for [`setsockopt`].
+unsafe fn after_start(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    value: *const c_void,
+    len: socklen_t,
+    flags_before: tracked::Flags,
+    reason: swap::Refusal,
+) -> Option<Kept> {
+    let answered = established::answered_bit(level, name);
+    let int_value = (len as usize >= size_of::<c_int>()).then(|| {
+        // SAFETY: the caller says `len` (at least an int's size) bytes at `value` are readable.
+        unsafe { value.cast::<c_int>().read_unaligned() }
+    });
+    // 1. The value the socket already has.
+    if let Some(bit) = answered
+        && let Some(given) = int_value
+        && (given != 0) == (tracked::flags(fd) & bit != 0)
+    {
+        return Some(Kept::Unchanged);
+    }
+    let mut current = [0u8; 64];
+    if let Ok(current_len) = sys::get_option(fd, level, name, &mut current)
+        && current_len == len as usize
+        && let Some(current) = current.get(..current_len)
+        // SAFETY: the kernel read `len` bytes at `value` without EFAULT (it refused the value).
+        && current == unsafe { core::slice::from_raw_parts(value.cast::<u8>(), len as usize) }
+    {
+        return Some(Kept::Unchanged);
+    }
+    // 2. Remembered and answered back.
+    if let Some(bit) = answered
+        && let Some(given) = int_value
+    {
+        tracked::remember(fd, bit, given != 0);
+        return Some(Kept::Remembered);
+    }
+    // 3. A connect()/listen() overlapped the call: the socket had not started when the call
+    // began and started during the switch, or another thread was inside one of them.
+    let now = tracked::flags(fd);
+    let started_meanwhile = reason == swap::Refusal::Started && flags_before & tracked::PINNED == 0;
+    if started_meanwhile || (flags_before | now) & tracked::INSIDE != 0 {
+        return Some(Kept::Overlapped);
+    }
+    None
+}
+
 /// `getsockopt()`: when MPTCP will not read an option of a socket we made MPTCP (it reads
 /// `TCP_USER_TIMEOUT`, `IP_TTL`… on no MPTCP socket), a fresh TCP socket of the family answers.
 /// That is the value the socket has: MPTCP refuses to set those options too, and one set to a
@@ -116,10 +244,33 @@ pub unsafe fn getsockopt(
 ) -> c_int {
     // SAFETY: the caller's own arguments.
     let rc = unsafe { sys::raw_getsockopt(fd, level, name, value, len) };
-    if rc == 0 || !refused_by_mptcp(sys::errno()) || tracked::flags(fd) & tracked::OURS == 0 {
+    if rc == 0 {
+        let flags = tracked::flags(fd);
+        if level == libc::IPPROTO_IPV6 && flags & (OURS | tracked::INET6) == OURS {
+            // MPTCP reads IPV6_V6ONLY on an IPv4 socket too; TCP reads no IPv6 option there, and
+            // a program that copies what it can read would then set it and fail.
+            sys::set_errno(libc::EOPNOTSUPP);
+            return -1;
+        }
+        if flags & (tracked::REMEMBERED_BITS | tracked::ANSWERED_BITS) != 0
+            && let Some(bit) =
+                swap::remembered_bit(level, name).or_else(|| established::answered_bit(level, name))
+            && flags & bit != 0
+        {
+            // Taken by MPTCP, which applies it to its subflows but reads it back as 0 (or
+            // remembered for a socket MPTCP keeps): the program reads what it set.
+            // SAFETY: the kernel has just written `*len` bytes at `value`.
+            unsafe { answer_on(value, len) };
+        }
+        return rc;
+    }
+    let errno = sys::errno();
+    if !(errno == libc::ENOPROTOOPT || errno == libc::EOPNOTSUPP) || tracked::flags(fd) & OURS == 0
+    {
         return rc;
     }
     let refused = sys::errno();
+    let mut tcp_errno = refused;
     let answered = sys::keeping_errno(|| {
         if sys::get_int_option(fd, SOL_SOCKET, libc::SO_PROTOCOL) != Ok(IPPROTO_MPTCP) {
             return false;
@@ -134,13 +285,44 @@ pub unsafe fn getsockopt(
         };
         let probe = OwnedFd(probe);
         // SAFETY: the caller's own buffer and length, as for the call above.
-        unsafe { sys::raw_getsockopt(probe.0, level, name, value, len) == 0 }
+        if unsafe { sys::raw_getsockopt(probe.0, level, name, value, len) } == 0 {
+            return true;
+        }
+        // A socket with no connection (never connected, or listening) is where the probe is:
+        // its error is TCP's too (IP_MTU: ENOTCONN).
+        let probe_errno = sys::errno();
+        if matches!(sys::tcp_state(fd), Ok(TCP_CLOSE | TCP_LISTEN)) {
+            tcp_errno = probe_errno;
+        }
+        false
     });
     if answered {
+        if let Some(bit) = established::answered_bit(level, name)
+            && tracked::flags(fd) & bit != 0
+        {
+            // SAFETY: the probe's getsockopt has just written `*len` bytes at `value`.
+            unsafe { answer_on(value, len) };
+        }
         return 0;
     }
-    sys::set_errno(refused);
+    sys::set_errno(tcp_errno);
     rc
+}
+
+/// Turns the boolean option the kernel has just written at `value` (an int, or one byte when the
+/// caller's buffer was shorter, as the kernel does) into "on".
+///
+/// # Safety
+/// `*len` bytes at `value` were just written by `getsockopt`.
+unsafe fn answer_on(value: *mut c_void, len: *mut socklen_t) {
+    // SAFETY: the caller says `len` is readable and `*len` bytes at `value` writable.
+    unsafe {
+        match *len as usize {
+            4 => value.cast::<c_int>().write_unaligned(1),
+            1 => value.cast::<u8>().write(1),
+            _ => {}
+        }
+    }
 }
 
 /// After a successful `setsockopt()`: if the socket may still be switched and a switch could not
@@ -152,15 +334,16 @@ pub unsafe fn getsockopt(
 /// The kernel has just read `len` bytes at `value` successfully.
 unsafe fn note_success(fd: c_int, level: c_int, name: c_int, value: *const c_void, len: socklen_t) {
     let flags = tracked::flags(fd);
-    if !tracked::rewritable(flags) {
-        return;
-    }
-    if let Some(bit) = swap::remembered_bit(level, name)
+    if flags & OURS != 0
+        && let Some(bit) = swap::remembered_bit(level, name)
         && len as usize == size_of::<c_int>()
     {
         // SAFETY: the caller says `len` (an int's size) bytes at `value` are readable.
         let on = unsafe { value.cast::<c_int>().read_unaligned() } != 0;
         tracked::remember(fd, bit, on);
+        return;
+    }
+    if !tracked::rewritable(flags) {
         return;
     }
     let inet6 = flags & tracked::INET6 != 0;
@@ -257,22 +440,4 @@ fn warn_once(fd: c_int, level: c_int, name: c_int, refused: Errno, reason: swap:
          unnoticed ({why}): the program gets the kernel's error. To keep it on TCP run it with \
          -m off (MPTCPIZE=off), or with -m listen for MPTCP on its listeners only"
     );
-}
-
-/// The errnos with which MPTCP refuses an option TCP would take.
-fn refused_by_mptcp(errno: Errno) -> bool {
-    errno == libc::ENOPROTOOPT || errno == libc::EOPNOTSUPP
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_protocol_refusals_count() {
-        assert!(refused_by_mptcp(libc::ENOPROTOOPT));
-        assert!(refused_by_mptcp(libc::EOPNOTSUPP));
-        assert!(!refused_by_mptcp(libc::EINVAL));
-        assert!(!refused_by_mptcp(libc::EPERM));
-    }
 }

@@ -25,14 +25,17 @@
 //!    (`/proc/self/fdinfo`), re-added on the new socket. Options that cannot be read back
 //!    (`TCP_MD5SIG`, TCP-AO, attached filters, anything not on our list) are seen by our own
 //!    `setsockopt()` hook, which then rules the switch out ([`crate::tracked::UNCARRIED`]).
-//! 5. **No race.** The old socket is kept until the switch is verified: if another thread started
-//!    a connect or listen on it meanwhile, the switch is undone (or kept, when that thread's call
-//!    reached the new socket).
+//! 5. **No race.** Before any number moves, one atomic step commits the switch only if no other
+//!    thread began a `connect()` or `listen()`, changed an option, duplicated the socket or forked
+//!    since the switch began; otherwise there is no switch, and the option's caller gets what TCP
+//!    would have answered ([`crate::sockopt`]). A call that begins after the commit sees it and
+//!    goes to the new socket ([`crate::events::connect`]); the old socket is kept until the
+//!    numbers have moved, and taken back if such a call reached it in that instant.
 //!
 //! Cold path only: it runs when MPTCP refuses an option or at `listen()` in a direction mode.
 
 use crate::sys::{self, Errno, OwnedFd};
-use crate::tracked::{self, CHANGED, INET6, OURS, PINNED, SWITCHING, UNCARRIED};
+use crate::tracked::{self, INET6, OURS, SWITCHING, UNCARRIED};
 use core::ffi::CStr;
 use libc::c_int;
 
@@ -271,7 +274,7 @@ pub const REMEMBERED: &[(c_int, &str)] = &[
 ];
 
 /// The bit that remembers option `(level, name)`, if it is one of [`REMEMBERED`].
-pub fn remembered_bit(level: c_int, name: c_int) -> Option<u16> {
+pub fn remembered_bit(level: c_int, name: c_int) -> Option<tracked::Flags> {
     if level != SOL_SOCKET {
         return None;
     }
@@ -411,21 +414,30 @@ pub fn switch(fd: c_int, protocol: c_int) -> Result<(), Refusal> {
     let status_flags = sys::fcntl_get(fd, libc::F_GETFL)?;
     let address = sys::local_address(fd).map(|(a, l)| address_bytes(&a, l))?;
     let new = build(fd, domain, ty, old_protocol, protocol, inet6)?;
-    // Rule 5: keep the old socket until the switch is verified.
+    // Rule 5: no other thread started it meanwhile (connect, listen, an option, a dup, a fork):
+    // checked atomically at the commit, before any number moves. A call that begins after the
+    // commit finds the switch under way ([`crate::events::connect`]); the old socket is kept
+    // until the numbers have moved, in case such a call reached it first.
     let old = sys::dup_cloexec(fd)?;
+    if references
+        .numbers()
+        .iter()
+        .any(|&number| number != fd && !tracked::is_rewritable(number))
+        || !tracked::commit_switch(fd)
+    {
+        return Err(Refusal::Started);
+    }
     let moved = move_numbers(&references, new.0, old.0)?;
     if let Err(refusal) = register_again(&references) {
         move_back(&references, moved, old.0);
         return Err(refusal);
     }
-    let started_meanwhile = references
-        .numbers()
-        .iter()
-        .any(|&number| tracked::flags(number) & (PINNED | CHANGED) != 0)
-        || sys::tcp_state(old.0) != Ok(TCP_CLOSE)
+    let old_started = sys::tcp_state(old.0) != Ok(TCP_CLOSE)
         || sys::fcntl_get(old.0, libc::F_GETFL) != Ok(status_flags)
         || sys::local_address(old.0).map(|(a, l)| address_bytes(&a, l)) != Ok(address);
-    if started_meanwhile && sys::tcp_state(new.0) == Ok(TCP_CLOSE) {
+    if old_started && sys::tcp_state(new.0) == Ok(TCP_CLOSE) {
+        // A call that began in the instant between the commit and the move reached the old
+        // socket: it is the program's socket now.
         move_back(&references, moved, old.0);
         return Err(Refusal::Started);
     }
@@ -433,7 +445,7 @@ pub fn switch(fd: c_int, protocol: c_int) -> Result<(), Refusal> {
 }
 
 /// Why [`tracked::begin_switch`] said no.
-fn refusal_from_flags(flags: u16) -> Refusal {
+fn refusal_from_flags(flags: tracked::Flags) -> Refusal {
     if flags & OURS == 0 {
         Refusal::NotOurs
     } else if flags & SWITCHING != 0 {

@@ -94,6 +94,10 @@ next_function!(raw_setsockopt = c"setsockopt"(
 next_function!(raw_listen = c"listen"(fd: c_int, backlog: c_int) -> c_int);
 next_function!(raw_connect = c"connect"(
     fd: c_int, address: *const libc::sockaddr, len: socklen_t) -> c_int);
+next_function!(raw_accept = c"accept"(
+    fd: c_int, address: *mut libc::sockaddr, len: *mut socklen_t) -> c_int);
+next_function!(raw_accept4 = c"accept4"(
+    fd: c_int, address: *mut libc::sockaddr, len: *mut socklen_t, flags: c_int) -> c_int);
 next_function!(raw_close = c"close"(fd: c_int) -> c_int);
 next_function!(raw_close_range = c"close_range"(first: c_uint, last: c_uint, flags: c_int) -> c_int);
 next_function!(raw_dup = c"dup"(fd: c_int) -> c_int);

@@ -3,8 +3,8 @@
 //!
 //! The switch ([`crate::swap`]) may only replace a socket the program asked to be plain TCP, that
 //! never started to connect or listen, whose every setting we can carry. The kernel cannot tell us
-//! all of that, so our hooks record it here: two bytes per descriptor number in a fixed static
-//! table of atomics (2 MiB of zero pages, touched only where descriptors live): no lock, no
+//! all of that, so our hooks record it here: eight bytes per descriptor number in a fixed static
+//! table of atomics (8 MiB of zero pages, touched only where descriptors live): no lock, no
 //! allocation, every number a process can have (`fs.nr_open` is at most [`TRACKED_FDS`] unless
 //! raised by hand; a socket above it is never rewritten, see [`crate::rewrite`]).
 //!
@@ -27,36 +27,51 @@
 //! then fills with its own unconnected MPTCP socket through an unhooked call (`fcntl(F_DUPFD)`,
 //! `recvmsg()`): that socket looks like ours. README's Limitations say so.
 
-use core::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use libc::c_int;
+
+/// The flags of one descriptor number.
+pub type Flags = u64;
 
 /// How many descriptor numbers are tracked: `fs.nr_open`'s default and usual ceiling.
 pub const TRACKED_FDS: usize = 1 << 20;
 
 /// The socket came from a `socket()` call that asked for plain TCP: we made it MPTCP (or, in
 /// `listen` mode, left it TCP until `listen()`).
-pub const OURS: u16 = 1;
+pub const OURS: Flags = 1;
 /// It started to connect or listen, or another process may hold it: never switched.
-pub const PINNED: u16 = 2;
+pub const PINNED: Flags = 2;
 /// An option was set on it that a switch could not carry (write-only, or not on our list).
-pub const UNCARRIED: u16 = 4;
+pub const UNCARRIED: Flags = 4;
 /// A switch of this socket is under way (see [`crate::swap`]).
-pub const SWITCHING: u16 = 8;
+pub const SWITCHING: Flags = 8;
 /// It is an `AF_INET6` socket (which options exist depends on the family).
-pub const INET6: u16 = 16;
+pub const INET6: Flags = 16;
 /// The program changed it (an option, through our hook) while a switch was under way: the
 /// switch must not keep a socket that misses the change.
-pub const CHANGED: u16 = 32;
+pub const CHANGED: Flags = 32;
 /// The first of the bits that remember boolean options MPTCP takes but cannot read back
 /// (see [`crate::swap::REMEMBERED`]): bit `REMEMBERED_SHIFT + i` for entry `i`.
 pub const REMEMBERED_SHIFT: u32 = 8;
+/// Every remembered-option bit (see [`crate::swap::REMEMBERED`], at most 8).
+pub const REMEMBERED_BITS: Flags = 0xff << REMEMBERED_SHIFT;
+/// A thread is inside `connect()` or `listen()` on it right now (set by the hook before the call,
+/// cleared after): an option set meanwhile overlaps that call, see [`crate::sockopt`].
+pub const INSIDE: Flags = 64;
+/// A switch of it passed its last check and is moving the new socket in: nothing may undo it.
+pub const COMMITTED: Flags = 128;
+/// The first of the bits that hold options answered for an established socket that MPTCP
+/// refused (see [`crate::established::ANSWERED`]): bit `ANSWERED_SHIFT + i` for entry `i`.
+pub const ANSWERED_SHIFT: u32 = 16;
+/// Every answered bit: what an accepted socket inherits from its listener.
+pub const ANSWERED_BITS: Flags = !0 << ANSWERED_SHIFT;
 
-static STATE: [AtomicU16; TRACKED_FDS] = [const { AtomicU16::new(0) }; TRACKED_FDS];
+static STATE: [AtomicU64; TRACKED_FDS] = [const { AtomicU64::new(0) }; TRACKED_FDS];
 /// One above the highest number ever recorded: bounds [`forget_all`] and [`closed_range`].
 static HIGH_WATER: AtomicUsize = AtomicUsize::new(0);
 
 #[inline(always)]
-fn cell(fd: c_int) -> Option<&'static AtomicU16> {
+fn cell(fd: c_int) -> Option<&'static AtomicU64> {
     STATE.get(usize::try_from(fd).ok()?)
 }
 
@@ -64,6 +79,76 @@ fn cell(fd: c_int) -> Option<&'static AtomicU16> {
 #[inline(always)]
 pub fn in_range(fd: c_int) -> bool {
     cell(fd).is_some()
+}
+
+/// `accept()` on `listener` returned `fd`: a connection of ours when the listener is, which has
+/// started (never switched) and inherits the listener's family and answered options, as a TCP
+/// socket inherits its listener's options. Returns the inherited answered bits. One relaxed load
+/// when the listener is not ours.
+#[inline(always)]
+pub fn accepted(listener: c_int, fd: c_int) -> Flags {
+    let inherited = match cell(listener) {
+        Some(state) => state.load(Ordering::Relaxed),
+        None => 0,
+    };
+    if let Some(state) = cell(fd) {
+        if inherited & OURS != 0 {
+            raise_high_water(fd);
+            let kept = inherited & (OURS | INET6 | ANSWERED_BITS);
+            state.store(kept | PINNED, Ordering::Release);
+            return kept & ANSWERED_BITS;
+        } else if state.load(Ordering::Relaxed) != 0 {
+            state.store(0, Ordering::Release);
+        }
+    }
+    0
+}
+
+/// A thread enters `connect()`/`listen()` on `fd`: it has started ([`PINNED`]) and a call is
+/// inside ([`INSIDE`]). Returns the flags it had (0 when not ours). One relaxed load when it is
+/// not ours.
+#[inline(always)]
+pub fn entering(fd: c_int) -> Flags {
+    match cell(fd) {
+        Some(state) if state.load(Ordering::Relaxed) & OURS != 0 => {
+            state.fetch_or(PINNED | INSIDE, Ordering::SeqCst)
+        }
+        _ => 0,
+    }
+}
+
+/// The `connect()`/`listen()` call on `fd` returned.
+pub fn inside(fd: c_int, entering: bool) {
+    if let Some(state) = cell(fd) {
+        if entering {
+            state.fetch_or(INSIDE, Ordering::SeqCst);
+        } else if state.load(Ordering::Relaxed) & INSIDE != 0 {
+            state.fetch_and(!INSIDE, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The switch of `fd` commits: true when nothing started it meanwhile (no `connect()`, `listen()`,
+/// option change, duplicate or fork since [`begin_switch`]); from then on it is not undone.
+pub fn commit_switch(fd: c_int) -> bool {
+    let Some(state) = cell(fd) else {
+        return false;
+    };
+    let mut current = state.load(Ordering::SeqCst);
+    loop {
+        if current & (PINNED | CHANGED | UNCARRIED) != 0 || current & SWITCHING == 0 {
+            return false;
+        }
+        match state.compare_exchange(
+            current,
+            current | COMMITTED,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        ) {
+            Ok(_) => return true,
+            Err(now) => current = now,
+        }
+    }
 }
 
 /// A `socket()` call returned `fd`; `ours` when it asked for plain TCP.
@@ -88,12 +173,12 @@ fn raise_high_water(fd: c_int) {
 }
 
 /// The recorded flags of `fd`.
-pub fn flags(fd: c_int) -> u16 {
+pub fn flags(fd: c_int) -> Flags {
     cell(fd).map_or(0, |state| state.load(Ordering::SeqCst))
 }
 
 /// Whether flags allow a switch: ours, never started or shared, every setting carried.
-pub fn rewritable(flags: u16) -> bool {
+pub fn rewritable(flags: Flags) -> bool {
     flags & (OURS | PINNED | UNCARRIED) == OURS
 }
 
@@ -104,7 +189,7 @@ pub fn is_rewritable(fd: c_int) -> bool {
 
 /// `fd` starts to connect or listen: it may never be switched again. Returns the flags it had, so
 /// a caller can tell that a switch was under way ([`SWITCHING`]). One relaxed load when untracked.
-pub fn started(fd: c_int) -> u16 {
+pub fn started(fd: c_int) -> Flags {
     match cell(fd) {
         Some(state) if state.load(Ordering::Relaxed) & (OURS | PINNED) == OURS => {
             state.fetch_or(PINNED, Ordering::SeqCst)
@@ -130,7 +215,7 @@ pub fn uncarried(fd: c_int) {
 }
 
 /// Sets or clears the remembered-option bits `bits` of `fd`.
-pub fn remember(fd: c_int, bits: u16, on: bool) {
+pub fn remember(fd: c_int, bits: Flags, on: bool) {
     if let Some(state) = cell(fd) {
         if on {
             state.fetch_or(bits, Ordering::SeqCst);
@@ -212,7 +297,7 @@ pub fn begin_switch(fd: c_int) -> bool {
 /// Ends a switch begun with [`begin_switch`].
 pub fn end_switch(fd: c_int) {
     if let Some(state) = cell(fd) {
-        state.fetch_and(!(SWITCHING | CHANGED), Ordering::SeqCst);
+        state.fetch_and(!(SWITCHING | CHANGED | COMMITTED), Ordering::SeqCst);
     }
 }
 

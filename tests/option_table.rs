@@ -63,3 +63,107 @@ echo "== IPPROTO_TCP"
             .contains("# established sockets that did not carry data intact: 0")
     );
 }
+
+/// Rows `| `A`, `B` | why |` of the README block that starts with `<!-- MARKER`: the names.
+fn readme_list(marker: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(common::built().repo.join("README.md")).expect("README");
+    let block = readme
+        .split(&format!("<!-- {marker}"))
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- end -->").next())
+        .unwrap_or_else(|| panic!("README.md has no <!-- {marker} --> block"));
+    block
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|line| line.split(" |").next())
+        .flat_map(|names| names.split(", ").map(|n| n.trim_matches('`').to_string()))
+        .collect()
+}
+
+/// `family option` → the six state cells of one `optiontable` run.
+fn cells(table: &str) -> std::collections::BTreeMap<(String, String), Vec<String>> {
+    table
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.starts_with("family"))
+        .filter_map(|line| {
+            let mut words = line.split_whitespace().map(str::to_string);
+            Some(((words.next()?, words.next()?), words.collect()))
+        })
+        .collect()
+}
+
+/// Every option, in every state, under the library in each mode, as without it: the only
+/// differences are the options README lists, and those only where it says. Sockets carry data
+/// in every state, and are MPTCP where the mode says (the kernel's `SO_PROTOCOL`).
+#[test]
+fn every_option_in_every_state_answers_as_without_the_library() {
+    let run = in_netns(
+        r#"
+echo "== plain"; "$EXAMPLES/optiontable" program
+for mode in on listen connect; do
+	echo "== $mode"; MPTCPIZE=$mode LD_PRELOAD="$LIB" "$EXAMPLES/optiontable" program 2>/dev/null
+done
+"#,
+        &[],
+    );
+    run.assert_success();
+    let tables: Vec<&str> = run.stdout.split("== ").skip(1).collect();
+    assert_eq!(tables.len(), 4, "{run}");
+    let plain = cells(tables[0]);
+    assert!(plain.len() > 150, "{run}");
+    let refused = readme_list("refused-after-start");
+    let differing = readme_list("differences");
+    assert!(
+        refused.len() > 20 && differing.len() >= 3,
+        "{refused:?} {differing:?}"
+    );
+    let mut refused_seen = std::collections::BTreeSet::new();
+    for table in &tables[1..] {
+        let mode = table.lines().next().unwrap_or_default();
+        for line in table.lines().filter(|l| l.starts_with("# ")) {
+            assert!(
+                !line.starts_with("# established") || line.ends_with(": 0"),
+                "{mode}: {line}"
+            );
+        }
+        let protocols: Vec<&str> = table.lines().filter(|l| l.contains("protocols:")).collect();
+        let mptcp_states = match mode {
+            "on" => "fresh=262 listen=262 acc-mp=262 acc-tcp=6 con-mp=262 con-tcp=262",
+            "listen" => "fresh=6 listen=262 acc-mp=262 acc-tcp=6 con-mp=6 con-tcp=6",
+            _ => "fresh=262 listen=6 acc-mp=6 acc-tcp=6 con-mp=262 con-tcp=262",
+        };
+        assert_eq!(protocols.len(), 2, "{mode}\n{table}");
+        for line in protocols {
+            assert!(line.ends_with(mptcp_states), "{mode}: {line}");
+        }
+        for (key, with) in cells(table) {
+            let without = &plain[&key];
+            if &with == without {
+                continue;
+            }
+            let (family, option) = &key;
+            let case =
+                format!("{mode} {family} {option}: {with:?}, without the library {without:?}");
+            if differing.contains(option) {
+                continue;
+            }
+            assert!(refused.contains(option), "not in README's lists: {case}");
+            refused_seen.insert(option.clone());
+            for (cell, plain_cell) in with.iter().zip(without) {
+                if cell != plain_cell {
+                    // Only the typical (non-default) value is refused, with MPTCP's errno.
+                    let set_typical = cell.chars().nth(2).unwrap_or('?');
+                    assert!("OPI".contains(set_typical), "{case}");
+                }
+            }
+        }
+    }
+    let never: Vec<&String> = refused
+        .iter()
+        .filter(|o| !refused_seen.contains(*o))
+        .collect();
+    assert!(
+        never.is_empty(),
+        "README lists options that answer as without the library: {never:?}"
+    );
+}

@@ -14,6 +14,9 @@
 #[path = "../config.rs"]
 mod config;
 #[allow(dead_code)]
+#[path = "../established.rs"]
+mod established;
+#[allow(dead_code)]
 #[path = "../events.rs"]
 mod events;
 #[allow(dead_code)]

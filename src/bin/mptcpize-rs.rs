@@ -20,6 +20,9 @@ mod mode;
 #[path = "../config.rs"]
 mod config;
 #[allow(dead_code)]
+#[path = "../established.rs"]
+mod established;
+#[allow(dead_code)]
 #[path = "../events.rs"]
 mod events;
 #[allow(dead_code)]
