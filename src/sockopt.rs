@@ -101,7 +101,7 @@ pub unsafe fn setsockopt(
         }
     };
     // SAFETY: the caller's own arguments, as above.
-    let answer = unsafe { after_start(fd, level, name, value, len, flags_before, reason) };
+    let answer = unsafe { after_start(fd, level, name, value, len, flags_before) };
     match answer {
         Some(answer) => {
             sys::keeping_errno(|| {
@@ -188,7 +188,6 @@ unsafe fn after_start(
     value: *const c_void,
     len: socklen_t,
     flags_before: tracked::Flags,
-    reason: swap::Refusal,
 ) -> Option<Kept> {
     let answered = established::answered_bit(level, name);
     let int_value = (len as usize >= size_of::<c_int>()).then(|| {
@@ -219,9 +218,10 @@ unsafe fn after_start(
         return Some(Kept::Remembered);
     }
     // 3. A connect()/listen() overlapped the call: the socket had not started when the call
-    // began and started during the switch, or another thread was inside one of them.
+    // began and started while it was being switched (whatever step of the switch then failed),
+    // or another thread was inside one of them.
     let now = tracked::flags(fd);
-    let started_meanwhile = reason == swap::Refusal::Started && flags_before & tracked::PINNED == 0;
+    let started_meanwhile = flags_before & tracked::PINNED == 0 && now & tracked::PINNED != 0;
     if started_meanwhile || (flags_before | now) & tracked::INSIDE != 0 {
         return Some(Kept::Overlapped);
     }
