@@ -98,6 +98,15 @@ pub fn refused_by_mptcp(errno: c_int, level: c_int, name: c_int) -> bool {
         || (errno == libc::EINVAL && BIND_TIME.contains(&(level, name)))
 }
 
+/// The errno TCP gives for option `(level, name)` set to `value` on a socket that has started
+/// (connected, accepted or listening), where a fresh TCP socket (the probe of
+/// [`crate::sockopt`]) takes it: `TCP_WINDOW_CLAMP` 0 means "back to the default", which TCP
+/// allows only while unconnected.
+pub fn tcp_refuses_once_started(level: c_int, name: c_int, value: Option<c_int>) -> Option<c_int> {
+    ((level, name, value) == (libc::IPPROTO_TCP, libc::TCP_WINDOW_CLAMP, Some(0)))
+        .then_some(libc::EINVAL)
+}
+
 /// The bit that remembers option `(level, name)`, if it is one of [`ANSWERED`].
 pub fn answered_bit(level: c_int, name: c_int) -> Option<Flags> {
     let index = ANSWERED

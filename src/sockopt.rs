@@ -70,6 +70,15 @@ pub unsafe fn setsockopt(
     {
         return Err(refused);
     }
+    if !tracked::rewritable(flags_before)
+        && let Some(tcp_errno) =
+            // SAFETY: the caller's own arguments.
+            established::tcp_refuses_once_started(level, name, unsafe {
+                int_value(value, len)
+            })
+    {
+        return Err(tcp_errno);
+    }
     // SAFETY: the caller's own arguments, tried on a throw-away TCP socket.
     match unsafe { tcp_takes(fd, level, name, value, len) } {
         // TCP refuses it too: not MPTCP's doing; the program gets TCP's own answer.
@@ -154,6 +163,17 @@ unsafe fn retry_on_tcp(
     retried
 }
 
+/// The option's value as an int, when it holds one.
+///
+/// # Safety
+/// `len` readable bytes at `value`.
+unsafe fn int_value(value: *const c_void, len: socklen_t) -> Option<c_int> {
+    (len as usize >= size_of::<c_int>() && !value.is_null()).then(|| {
+        // SAFETY: the caller says `len` (at least an int's size) bytes at `value` are readable.
+        unsafe { value.cast::<c_int>().read_unaligned() }
+    })
+}
+
 /// Why a refused option on a socket MPTCP keeps is answered with success, for the log.
 enum Kept {
     /// The socket already has this value.
@@ -190,10 +210,8 @@ unsafe fn after_start(
     flags_before: tracked::Flags,
 ) -> Option<Kept> {
     let answered = established::answered_bit(level, name);
-    let int_value = (len as usize >= size_of::<c_int>()).then(|| {
-        // SAFETY: the caller says `len` (at least an int's size) bytes at `value` are readable.
-        unsafe { value.cast::<c_int>().read_unaligned() }
-    });
+    // SAFETY: the caller's own arguments.
+    let int_value = unsafe { int_value(value, len) };
     // 1. The value the socket already has.
     if let Some(bit) = answered
         && let Some(given) = int_value
@@ -246,6 +264,10 @@ pub unsafe fn getsockopt(
     let rc = unsafe { sys::raw_getsockopt(fd, level, name, value, len) };
     if rc == 0 {
         let flags = tracked::flags(fd);
+        if (level, name) == (libc::IPPROTO_TCP, libc::TCP_ULP) && flags & OURS != 0 {
+            // SAFETY: the kernel has just written `*len` bytes at `value`.
+            unsafe { hide_mptcp_ulp(value, len) };
+        }
         if level == libc::IPPROTO_IPV6 && flags & (OURS | tracked::INET6) == OURS {
             // MPTCP reads IPV6_V6ONLY on an IPv4 socket too; TCP reads no IPv6 option there, and
             // a program that copies what it can read would then set it and fail.
@@ -307,6 +329,22 @@ pub unsafe fn getsockopt(
     }
     sys::set_errno(tcp_errno);
     rc
+}
+
+/// MPTCP answers `TCP_ULP` with its first subflow's, "mptcp"; a TCP socket without kTLS has
+/// none and answers an empty name.
+///
+/// # Safety
+/// `*len` bytes at `value` were just written by `getsockopt`.
+unsafe fn hide_mptcp_ulp(value: *mut c_void, len: *mut socklen_t) {
+    let mptcp = b"mptcp\0";
+    // SAFETY: the caller says `len` is readable and `*len` bytes at `value` readable.
+    unsafe {
+        let written = core::slice::from_raw_parts(value.cast::<u8>(), (*len as usize).min(6));
+        if written == mptcp || written == &mptcp[..5] {
+            *len = 0;
+        }
+    }
 }
 
 /// Turns the boolean option the kernel has just written at `value` (an int, or one byte when the
