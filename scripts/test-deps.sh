@@ -41,7 +41,21 @@ PACKAGES=(
 	valgrind        # memcheck of curl under the library
 	nftables        # bench.sh: the silent blackhole of the failover figure
 	mptcpize        # bench.sh: the peer, Debian's mptcpize (libmptcpwrap)
+	vsftpd          # the compatibility matrix: an FTP daemon (SO_OOBINLINE on accepted sockets)
+	openbsd-inetd   # ... and an inetd, which runs inetutils' ftpd (unpacked below)
 )
+
+# inetutils' ftpd for the inetd row of the compatibility matrix, unpacked into target/tools (its
+# package conflicts with vsftpd's, both being an ftp-server).
+install_inetutils_ftpd() {
+	local dir=target/tools/inetutils-ftpd
+	[ -x "$dir/root/usr/sbin/ftpd" ] && return 0
+	echo "test-deps.sh: unpacking inetutils-ftpd into $dir" >&2
+	rm -rf "$dir"
+	mkdir -p "$dir/root"
+	(cd "$dir" && apt-get download -qq inetutils-ftpd 2>/dev/null)
+	dpkg-deb -x "$dir"/inetutils-ftpd_*.deb "$dir/root"
+}
 
 # A Go toolchain for the Go tests (Go makes its own sockets: GODEBUG, not LD_PRELOAD, reaches it).
 install_go() {
@@ -72,6 +86,7 @@ install_cargo_deb() {
 if [ ${#missing[@]} -eq 0 ]; then
 	install_go
 	install_cargo_deb
+	install_inetutils_ftpd
 	exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
@@ -83,3 +98,4 @@ apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
 install_go
 install_cargo_deb
+install_inetutils_ftpd

@@ -100,6 +100,30 @@ P /usr/sbin/sshd -D -e -f "$WORK/sshd_config""#,
         true,
     ),
     (
+        "vsftpd + curl (FTP)",
+        "dpkg-query -W -f='vsftpd ${Version}' vsftpd",
+        // vsftpd sets SO_OOBINLINE on each control connection it accepts and dies if that fails.
+        r#"mkdir -p /var/run/vsftpd/empty # its secure_chroot_dir, as its package creates at boot
+printf '%s\n' listen=YES listen_ipv6=NO listen_address=127.0.0.1 "listen_port=$PORT" background=NO \
+	anonymous_enable=YES "anon_root=$WWW" local_enable=NO write_enable=NO seccomp_sandbox=NO \
+	secure_chroot_dir=/var/run/vsftpd/empty xferlog_enable=NO >"$WORK/vsftpd.conf"
+P vsftpd "$WORK/vsftpd.conf""#,
+        r#"P curl -sS --fail -o "$GOT" "ftp://127.0.0.1:$PORT/data.txt""#,
+        true,
+    ),
+    (
+        "openbsd-inetd + inetutils ftpd + curl",
+        r#"printf 'openbsd-inetd %s, inetutils-ftpd %s' "$(dpkg-query -W -f='${Version}' openbsd-inetd)" "$(dpkg-deb -f "$FTPD_DEB" Version)""#,
+        // inetd accepts, then execs ftpd on the connection, without LD_PRELOAD (it strips LD_*):
+        // ftpd sets SO_OOBINLINE on the MPTCP connection it inherited, logs the refusal, goes on.
+        // Anonymous FTP chroots into the ftp user's home: a private mount puts $WWW there.
+        r#"printf '127.0.0.1:%s stream tcp nowait root %s ftpd -A\n' "$PORT" "$FTPD" >"$WORK/inetd.conf"
+mkdir -p /srv/ftp # the ftp user's home (vsftpd's package made the user)
+unshare -m bash -c 'mount --bind "$WWW" /srv/ftp && P /usr/sbin/inetd -d "$WORK/inetd.conf"'"#,
+        r#"P curl -sS --fail -o "$GOT" "ftp://127.0.0.1:$PORT/data.txt""#,
+        true,
+    ),
+    (
         "iperf3",
         "iperf3 --version | head -n 1 | cut -d' ' -f1-2",
         r#"P iperf3 -s -1 -B 127.0.0.1 -p "$PORT""#,
@@ -113,6 +137,8 @@ sysctl -qw net.mptcp.enabled="$ENABLED"
 P() { env LD_PRELOAD="$LIB" "$@"; }
 export -f P
 export PORT=9100 PAYLOAD="$WORK/payload.txt" GOT="$WORK/got" WWW="$WORK/www" WORK HELPERS LIB
+# inetutils' ftpd, unpacked by scripts/test-deps.sh (its package conflicts with vsftpd's).
+export FTPD_DEB FTPD="$FTPD_ROOT/usr/sbin/ftpd"
 mkdir -p "$WWW"
 head -c 49152 /dev/urandom | base64 -w 0 >"$PAYLOAD"
 cp "$PAYLOAD" "$WWW/data.txt"
@@ -135,8 +161,30 @@ fn run(program: &Program, enabled: &str) -> Run {
             ("VERSION", version),
             ("SERVER", server),
             ("CLIENT", client),
+            ("FTPD_ROOT", &ftpd_root()),
+            ("FTPD_DEB", &ftpd_deb()),
         ],
     )
+}
+
+/// Where scripts/test-deps.sh unpacked inetutils-ftpd, and the package it unpacked.
+fn ftpd_root() -> String {
+    let root = common::built().repo.join("target/tools/inetutils-ftpd");
+    root.join("root").display().to_string()
+}
+
+fn ftpd_deb() -> String {
+    let root = common::built().repo.join("target/tools/inetutils-ftpd");
+    std::fs::read_dir(&root)
+        .ok()
+        .and_then(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .find(|path| path.extension().is_some_and(|ext| ext == "deb"))
+        })
+        .map(|path| path.display().to_string())
+        .unwrap_or_else(|| panic!("{}: no .deb; run scripts/test-deps.sh", root.display()))
 }
 
 #[test]
