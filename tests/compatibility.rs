@@ -1,8 +1,10 @@
 //! The compatibility matrix: real servers and clients of many languages and projects under the
-//! library, each in a namespace of its own, with MPTCP on (the namespace's MP_CAPABLE counters
-//! must rise on both sides) and switched off (they must still work, over TCP). The payload is
-//! compared byte for byte where the program carries one. The table is written to
-//! target/compatibility.md, from which the README's table is copied.
+//! library, each in a namespace of its own, first without the library, then: with MPTCP on (the
+//! namespace's MP_CAPABLE counters must rise on both sides) and switched off (they must still
+//! work, over TCP); a `listen`-mode server and a `connect`-mode client with an MPTCP peer (MPTCP);
+//! and with a plain TCP peer on either side (TCP). The payload is compared byte for byte where
+//! the program carries one. The table is written to target/compatibility.md, from which the
+//! README's table is copied.
 
 mod common;
 use common::{Run, in_netns};
@@ -134,7 +136,8 @@ unshare -m bash -c 'mount --bind "$WWW" /srv/ftp && P /usr/sbin/inetd -d "$WORK/
 
 const DRIVER: &str = r#"
 sysctl -qw net.mptcp.enabled="$ENABLED"
-P() { env LD_PRELOAD="$LIB" "$@"; }
+# Runs a program under the library in mode $MODE, or without it when $MODE is "none".
+P() { if [ "$MODE" = none ]; then "$@"; else env MPTCPIZE="$MODE" LD_PRELOAD="$LIB" "$@"; fi; }
 export -f P
 export PORT=9100 PAYLOAD="$WORK/payload.txt" GOT="$WORK/got" WWW="$WORK/www" WORK HELPERS LIB
 # inetutils' ftpd, unpacked by scripts/test-deps.sh (its package conflicts with vsftpd's).
@@ -144,20 +147,35 @@ head -c 49152 /dev/urandom | base64 -w 0 >"$PAYLOAD"
 cp "$PAYLOAD" "$WWW/data.txt"
 chmod -R a+rX "$WORK"
 fact version "$(bash -c "$VERSION" 2>/dev/null | tr '\n' ' ' | sed 's/ *$//')"
-timeout 60 bash -c "$SERVER" >"$WORK/server.out" 2>&1 &
+MODE=$SERVER_MODE timeout 60 bash -c "$SERVER" >"$WORK/server.out" 2>&1 &
 wait_listen "$PORT"
-timeout 60 bash -c "$CLIENT" 2>"$WORK/client.err"
+MODE=$CLIENT_MODE timeout 60 bash -c "$CLIENT" 2>"$WORK/client.err"
 fact client_status "$?"
 fact intact "$(cmp -s "$PAYLOAD" "$GOT" && echo yes || echo no)"
 mptcp_facts
 "#;
 
-fn run(program: &Program, enabled: &str) -> Run {
+/// The runs of each program: MPTCP enabled, the server's and the client's mode (`none`: without
+/// the library), whether the handshake must be MPTCP (both sides' MP_CAPABLE counters) or must
+/// not be (neither). The first is the program without the library: what every other run must do.
+const RUNS: &[(&str, &str, &str, bool)] = &[
+    ("1", "none", "none", false),
+    ("1", "on", "on", true),
+    ("0", "on", "on", false),
+    ("1", "listen", "on", true),
+    ("1", "on", "connect", true),
+    ("1", "on", "none", false),
+    ("1", "none", "on", false),
+];
+
+fn run(program: &Program, enabled: &str, server_mode: &str, client_mode: &str) -> Run {
     let &(_, version, server, client, _) = program;
     in_netns(
         &format!("set +e\n{DRIVER}"),
         &[
             ("ENABLED", enabled),
+            ("SERVER_MODE", server_mode),
+            ("CLIENT_MODE", client_mode),
             ("VERSION", version),
             ("SERVER", server),
             ("CLIENT", client),
@@ -190,26 +208,30 @@ fn ftpd_deb() -> String {
 #[test]
 fn real_programs_work_with_mptcp_and_without() {
     let mut table = String::from(
-        "| program | version | MPTCP in the default mode (counters, both sides) | payload intact | MPTCP off: works over TCP |\n|---|---|---|---|---|\n",
+        "| program | version | MPTCP in the default mode (counters, both sides) | payload intact | MPTCP off: works over TCP | listen/connect modes, TCP peers: work |\n|---|---|---|---|---|---|\n",
     );
     for program in PROGRAMS {
         let (name, _, _, _, compares_payload) = *program;
         let started = std::time::Instant::now();
-        let on = run(program, "1");
-        on.assert_success();
-        let off = run(program, "0");
-        off.assert_success();
-        for (label, run) in [("MPTCP on", &on), ("MPTCP off", &off)] {
+        let mut version = String::new();
+        for &(enabled, server_mode, client_mode, mptcp) in RUNS {
+            let label =
+                format!("net.mptcp.enabled={enabled}, server {server_mode}, client {client_mode}");
+            let run = run(program, enabled, server_mode, client_mode);
+            run.assert_success();
             assert_eq!(run.fact("client_status"), "0", "{name}, {label}: {run}");
             assert_eq!(run.fact("intact"), "yes", "{name}, {label}: {run}");
+            let counters = (run.number("syn_rx"), run.number("synack_rx"));
+            if mptcp {
+                assert!(
+                    counters.0.min(counters.1) >= 1,
+                    "{name}, {label}: no MPTCP handshake: {run}"
+                );
+            } else {
+                assert_eq!(counters, (0, 0), "{name}, {label}: MPTCP: {run}");
+            }
+            version = run.fact("version");
         }
-        let handshakes = on.number("syn_rx").min(on.number("synack_rx"));
-        assert!(handshakes >= 1, "{name}: no MPTCP handshake: {on}");
-        assert_eq!(
-            (off.number("syn_rx"), off.number("synack_rx")),
-            (0, 0),
-            "{name}: MPTCP with MPTCP off: {off}"
-        );
         eprintln!("{name}: {:.1} s", started.elapsed().as_secs_f64());
         let payload = if compares_payload {
             "yes"
@@ -218,8 +240,7 @@ fn real_programs_work_with_mptcp_and_without() {
         };
         writeln!(
             table,
-            "| {name} | {} | yes | {payload} | yes |",
-            on.fact("version")
+            "| {name} | {version} | yes | {payload} | yes | yes |"
         )
         .unwrap();
     }
