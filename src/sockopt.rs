@@ -10,12 +10,18 @@
 //!   socket stays MPTCP (a load balancer's `TCP_USER_TIMEOUT=0` costs its clients nothing);
 //! - otherwise [`crate::swap`] puts a TCP socket behind the same descriptor, under its rules, and
 //!   the option is retried there;
-//! - when the switch is not allowed, the caller gets the kernel's error and the process one
-//!   warning naming the option and the way out.
+//! - when the socket can no longer be switched (it connected, listens, or was accepted from one of
+//!   our listeners), [`crate::established`] says what TCP would have answered: success for a value
+//!   the socket already has, for an option remembered and read back, and for a call that
+//!   overlapped another thread's `connect()`/`listen()`; otherwise the kernel's error and one
+//!   warning per process naming the option and the way out.
 //!
-//! On a socket the program asked MPTCP for itself, when TCP refuses the option too, or in `force`
-//! mode, the kernel's error is returned unchanged. A successful call on a socket that may still
-//! be switched also tells [`crate::tracked`] when the option is one a switch could not carry.
+//! `getsockopt()` answers as TCP would where MPTCP will not read an option (a fresh TCP socket
+//! reads it), and reads back what our `setsockopt()` remembered. On a socket the program asked
+//! MPTCP for itself, when TCP refuses the option too, or in `force` mode, the kernel's error is
+//! returned unchanged. A successful call on a socket that may still be switched also tells
+//! [`crate::tracked`] when the option is one a switch could not carry. A program that never meets
+//! a refusal pays one relaxed load of its descriptor's flags per call.
 
 use crate::config::Mode;
 use crate::logging::{info, warning};

@@ -10,12 +10,18 @@
 //!
 //! Who writes what:
 //! - `socket()` sets [`OURS`] (and [`INET6`]) for the number it returns when it asked for plain
-//!   TCP, and clears the byte otherwise;
+//!   TCP, and clears the flags otherwise; `accept()` on one of ours sets [`OURS`] and [`PINNED`]
+//!   for the connection, with the listener's family and answered options ([`accepted`]);
+//! - `connect()` and `listen()` set [`INSIDE`] for the length of the call; a switch sets
+//!   [`SWITCHING`], then [`COMMITTED`] in one atomic step that fails if anything started it
+//!   meanwhile ([`commit_switch`]);
+//! - our `setsockopt()` sets the bits that remember booleans MPTCP takes but reads back as 0, and
+//!   those of options answered for a socket MPTCP keeps ([`ANSWERED_SHIFT`]);
 //! - `connect()`, `listen()`, `sendto`/`sendmsg` with `MSG_FASTOPEN` set [`PINNED`]: the socket
 //!   has started, whatever the outcome ([`started`]); so do `shutdown()`, and `SCM_RIGHTS`
 //!   (`sendmsg`, `sendmmsg`) for the sockets sent: another process may hold them;
 //! - `close()`, `close_range()`, `closefrom()`, and `dup2()`/`dup3()` onto a number clear its
-//!   byte: a reused number starts unknown; `dup()`/`dup2()`/`dup3()` pin the socket under both
+//!   flags: a reused number starts unknown; `dup()`/`dup2()`/`dup3()` pin the socket under both
 //!   numbers (two numbers could each carry settings the other does not know of);
 //! - `system()`, `popen()`, `posix_spawn()`, `posix_spawnp()` and `fork()` pin every socket:
 //!   a child may inherit them;
@@ -307,7 +313,7 @@ mod tests {
 
     // One test function: the table is process-wide and the test harness runs tests in threads.
     #[test]
-    fn the_byte_per_descriptor_follows_the_hooks() {
+    fn the_flags_per_descriptor_follow_the_hooks() {
         for fd in [0, 1, 63, 64, 70_000, (TRACKED_FDS - 1) as c_int] {
             assert!(!is_rewritable(fd));
             opened(fd, true, false);
@@ -357,5 +363,32 @@ mod tests {
         forget_all();
         assert!(!is_rewritable(11) && !is_rewritable(70_001));
         assert_eq!(flags(11), OURS | PINNED);
+        // accept(): a connection on our listener is ours, started, with the listener's family
+        // and answered bits; on another listener the number starts unknown.
+        let answered = 1 << ANSWERED_SHIFT;
+        opened(20, true, true);
+        remember(20, answered, true);
+        assert_eq!(accepted(20, 21), answered);
+        assert_eq!(flags(21), OURS | INET6 | PINNED | answered);
+        opened(22, false, false);
+        assert_eq!(accepted(22, 21), 0);
+        assert_eq!(flags(21), 0);
+        // connect()/listen(): inside for the length of the call; a switch that had not committed
+        // when one began never commits, one that had is not undone by it.
+        opened(23, true, false);
+        assert!(begin_switch(23));
+        assert_eq!(entering(23) & (SWITCHING | COMMITTED), SWITCHING);
+        assert!(!commit_switch(23), "a connect() began: no commit");
+        inside(23, false);
+        assert_eq!(flags(23) & INSIDE, 0);
+        end_switch(23);
+        opened(24, true, false);
+        assert!(begin_switch(24));
+        assert!(commit_switch(24));
+        assert_ne!(entering(24) & COMMITTED, 0);
+        end_switch(24);
+        assert_eq!(flags(24) & (SWITCHING | COMMITTED), 0);
+        assert_eq!(entering(25), 0, "not ours: untouched");
+        assert_eq!(flags(25), 0);
     }
 }
