@@ -74,7 +74,7 @@ fn readme_list(marker: &str) -> Vec<String> {
         .unwrap_or_else(|| panic!("README.md has no <!-- {marker} --> block"));
     block
         .lines()
-        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|line| line.trim_start().strip_prefix("| `"))
         .filter_map(|line| line.split(" |").next())
         .flat_map(|names| names.split(", ").map(|n| n.trim_matches('`').to_string()))
         .collect()
