@@ -292,12 +292,12 @@ pub unsafe fn getsockopt(
         }
         return rc;
     }
-    let errno = sys::errno();
-    if !(errno == libc::ENOPROTOOPT || errno == libc::EOPNOTSUPP) || tracked::flags(fd) & OURS == 0
+    let refused = sys::errno();
+    if !(refused == libc::ENOPROTOOPT || refused == libc::EOPNOTSUPP)
+        || tracked::flags(fd) & OURS == 0
     {
         return rc;
     }
-    let refused = sys::errno();
     let mut tcp_errno = refused;
     let answered = sys::keeping_errno(|| {
         if sys::get_int_option(fd, SOL_SOCKET, libc::SO_PROTOCOL) != Ok(IPPROTO_MPTCP) {
