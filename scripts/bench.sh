@@ -8,7 +8,7 @@
 # under the seccomp supervisor (mptcpize-rs-seccomp, for the programs a preload cannot reach)
 # next to the plain call and the library.
 #
-#   sudo scripts/bench.sh [--quick] [--rounds N] [--iterations N]
+#   scripts/bench.sh [--quick] [--rounds N] [--iterations N]
 #
 # Then the load cost and the instructions added per call (callgrind), the launcher's cost per run of /bin/true (installed, from this
 # checkout, and Debian's mptcpize run, alternated round by round), the throughput of one connection over two shaped veth paths
@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 case "$ROUNDS$ITERATIONS" in *[!0-9]*) echo "bench.sh: counts must be numbers" >&2; exit 2 ;; esac
-[ "$(id -u)" = 0 ] || { echo "bench.sh: needs root (a private network namespace): sudo $0" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "bench.sh: needs root (a private network namespace): run it as root" >&2; exit 1; }
 
 scripts/test-deps.sh # iperf3, socat, nftables, valgrind, mptcpize, … when missing
 echo "bench.sh: building (cargo build --release)..." >&2

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" != 0 ]; then
-	echo "test.sh: the tests need root (network namespaces, sysctl): sudo $0" >&2
+	echo "test.sh: the tests need root (network namespaces, sysctl): run it as root" >&2
 	exit 1
 fi
 if [ ! -e /proc/sys/net/mptcp/enabled ]; then

@@ -309,9 +309,10 @@ fact outside "$(find outside -type f | wc -l)"
     assert_eq!(run.fact("euid_plain"), "0", "{run}");
     assert_eq!(run.fact("euid_launched"), "0", "{run}");
     assert_eq!(run.fact("seccomp_suid_status"), "1", "{run}");
-    assert!(
-        run.fact("seccomp_suid_message")
-            .contains("would run without its privileges"),
+    assert_eq!(
+        run.fact("seccomp_suid_message"),
+        "mptcpize-rs.sh: ./suid: setuid, setgid or with file capabilities: under the seccomp filter \
+         (no_new_privs) it would run without its privileges; not run",
         "{run}"
     );
     assert_eq!(run.fact("musl_preload"), "none", "{run}");

@@ -195,7 +195,8 @@ fn supervision(path: &Path, options: &Options) -> Result<Option<crate::seccomp::
         if options.seccomp {
             return Err(Failure::Fatal(
                 format!(
-                    "{}: setuid, setgid or with file capabilities: under the seccomp filter                      (no_new_privs) it would run without its privileges; not run",
+                    "{}: setuid, setgid or with file capabilities: under the seccomp filter \
+                     (no_new_privs) it would run without its privileges; not run",
                     path.display()
                 ),
                 1,
