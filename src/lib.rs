@@ -16,11 +16,11 @@
 //! Modules, one concern each:
 //! - [`hooks`]: the exported C symbols, a few lines each;
 //! - [`rewrite`]: what one `socket()` call does (decide, try MPTCP, fall back);
-//! - [`policy`]: the pure decision of which calls to rewrite;
-//! - [`config`]: environment → [`config::Config`], pure and allocation-free;
 //! - [`setup`]: the configuration read once per process, the mode in one relaxed load;
-//! - [`mode`]: mode names and `GODEBUG` rules, shared with the launcher (pure code);
-//! - [`fallback`]: errno classification and the per-family availability memory;
+//! - from `mptcpize-core` (crates/core, pure code shared with the launcher and the supervisor):
+//!   [`policy`] (which calls to rewrite), [`config`] (environment → [`config::Config`]),
+//!   [`mode`] (mode names and `GODEBUG` rules), [`fallback`] (errno classification and the
+//!   per-family availability memory);
 //! - [`sockopt`]: the socket-option fallback (an option MPTCP refuses → TCP socket);
 //! - [`established`]: what a socket that can no longer be switched answers to refused options;
 //! - [`direction`]: the `listen`/`connect` modes, decided at `listen()`;
@@ -35,17 +35,14 @@
 // the unit tests) keeps std, with the same code.
 #![cfg_attr(all(not(test), panic = "abort"), no_std)]
 
-pub mod config;
+pub use mptcpize_core::{config, fallback, mode, policy};
 pub mod direction;
 pub mod established;
 pub mod events;
-pub mod fallback;
 // The exported symbols stay out of this crate's own unit-test binary.
 #[cfg(not(test))]
 pub mod hooks;
 pub mod logging;
-pub mod mode;
-pub mod policy;
 pub mod rewrite;
 pub mod setup;
 pub mod sockopt;

@@ -9,8 +9,9 @@ use core::ffi::CStr;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use libc::{c_int, c_uint, c_void, size_t, socklen_t, ssize_t};
 
-/// An errno value, read right after the call that failed.
-pub type Errno = c_int;
+// The binaries compile this file too (`#[path]`) and do not name everything here.
+#[allow(unused_imports)]
+pub use mptcpize_core::errno::{Errno, Name, errno_name};
 
 /// A symbol of the next object in the lookup chain (libc, or another preload after us).
 pub struct NextSymbol {
@@ -473,43 +474,4 @@ pub fn monotonic_ms() -> u64 {
 pub fn pid() -> i32 {
     // SAFETY: getpid cannot fail and has no preconditions.
     unsafe { libc::getpid() }
-}
-
-/// A fixed name in a log line, written as it is (no width or precision: formatting a plain `&str`
-/// would bring core's padding code into the library for nothing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Name(pub &'static str);
-
-impl core::fmt::Display for Name {
-    fn fmt(&self, out: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        out.write_str(self.0)
-    }
-}
-
-/// The symbolic name of the errno values we meet, for log lines.
-pub fn errno_name(errno: Errno) -> Name {
-    Name(errno_text(errno))
-}
-
-fn errno_text(errno: Errno) -> &'static str {
-    match errno {
-        libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
-        libc::ENOPROTOOPT => "ENOPROTOOPT",
-        libc::EINVAL => "EINVAL",
-        libc::EPERM => "EPERM",
-        libc::EACCES => "EACCES",
-        libc::EAFNOSUPPORT => "EAFNOSUPPORT",
-        libc::EMFILE => "EMFILE",
-        libc::ENFILE => "ENFILE",
-        libc::ENOBUFS => "ENOBUFS",
-        libc::ENOMEM => "ENOMEM",
-        libc::ENOSYS => "ENOSYS",
-        libc::ESOCKTNOSUPPORT => "ESOCKTNOSUPPORT",
-        libc::EPROTOTYPE => "EPROTOTYPE",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        libc::EADDRINUSE => "EADDRINUSE",
-        libc::EBADF => "EBADF",
-        libc::ENOTSOCK => "ENOTSOCK",
-        _ => "errno",
-    }
 }

@@ -11,34 +11,15 @@
 //! this binary, interposing our own calls (tests/seccomp.rs checks the symbols are absent).
 
 #[allow(dead_code)]
-#[path = "../config.rs"]
-mod config;
-#[allow(dead_code)]
-#[path = "../established.rs"]
-mod established;
-#[allow(dead_code)]
-#[path = "../events.rs"]
-mod events;
-#[allow(dead_code)]
-#[path = "../fallback.rs"]
-mod fallback;
-#[allow(dead_code)]
 #[path = "../../log/src/logger.rs"]
 mod logging;
-#[allow(dead_code)]
-#[path = "../mode.rs"]
-mod mode;
-#[allow(dead_code)]
-#[path = "../policy.rs"]
-mod policy;
+use mptcpize_core::{config, fallback, policy};
+
 #[path = "../seccomp/mod.rs"]
 mod seccomp;
 #[allow(dead_code)]
 #[path = "../sys.rs"]
 mod sys;
-#[allow(dead_code)]
-#[path = "../tracked.rs"]
-mod tracked;
 
 use config::ModeValue;
 use seccomp::Failure;

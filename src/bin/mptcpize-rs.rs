@@ -2,46 +2,28 @@
 //! systemd unit, installs and removes drop-ins, diagnoses the host and shows a process's MPTCP
 //! state (see `src/cli/`).
 //!
-//! It shares the mode and `GODEBUG` rules with the library by compiling `src/mode.rs` itself
-//! (one definition), but never links the library crate: the library exports `socket`,
+//! It shares the mode and `GODEBUG` rules with the library through `mptcpize-core` (one
+//! definition), but never links the library crate: the library exports `socket`,
 //! `setsockopt`, `listen`… as C symbols, and a binary containing them would interpose its own
 //! calls. `tests/launcher.rs` checks the built binary defines none of them.
 
 // The unit tests of src/cli/ keep the test harness's own main.
 #![cfg_attr(not(test), no_main)]
 
-#[allow(dead_code)]
-#[path = "../mode.rs"]
-mod mode;
-
-// The seccomp supervisor and the library modules it uses, compiled from their sources like
-// mode.rs (never the library crate, whose exported hooks would interpose our own calls).
-#[allow(dead_code)]
-#[path = "../config.rs"]
-mod config;
-#[allow(dead_code)]
-#[path = "../established.rs"]
-mod established;
-#[allow(dead_code)]
-#[path = "../events.rs"]
-mod events;
-#[allow(dead_code)]
-#[path = "../fallback.rs"]
-mod fallback;
+// The seccomp supervisor and the FFI it shares with the library, compiled from their sources
+// (never the library crate, whose exported hooks would interpose our own calls); the rules come
+// from mptcpize-core.
 #[allow(dead_code)]
 #[path = "../../log/src/logger.rs"]
 mod logging;
-#[allow(dead_code)]
-#[path = "../policy.rs"]
-mod policy;
+
+use mptcpize_core::{config, fallback, mode, policy};
+
 #[path = "../seccomp/mod.rs"]
 mod seccomp;
 #[allow(dead_code)]
 #[path = "../sys.rs"]
 mod sys;
-#[allow(dead_code)]
-#[path = "../tracked.rs"]
-mod tracked;
 
 #[path = "../cli/mod.rs"]
 mod cli;

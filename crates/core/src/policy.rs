@@ -67,8 +67,8 @@ pub fn decide(mode: Mode, domain: c_int, ty: c_int, protocol: c_int) -> Decision
 }
 
 /// `AF_INET`, `AF_INET6` or the number, for log lines.
-pub fn family_name(domain: c_int) -> crate::sys::Name {
-    crate::sys::Name(match domain {
+pub fn family_name(domain: c_int) -> crate::errno::Name {
+    crate::errno::Name(match domain {
         libc::AF_INET => "AF_INET",
         libc::AF_INET6 => "AF_INET6",
         libc::AF_UNIX => "AF_UNIX",

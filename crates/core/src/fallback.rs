@@ -7,7 +7,7 @@
 //! memory is one atomic per address family: lock-free, allocation-free, fork-safe (a child
 //! inherits what its parent learnt, which holds for the same kernel and namespace).
 
-use crate::sys::Errno;
+use crate::errno::Errno;
 use core::sync::atomic::{AtomicU64, Ordering};
 use libc::c_int;
 
