@@ -3,7 +3,7 @@
 //!
 //! The level test is one relaxed load ([`enabled`]); a line that passes it is formatted with
 //! `core::fmt` into a fixed buffer on the stack (cut at [`LINE_BYTES`]) and handed, with its
-//! module as the target, to `libmptcpize_rs_log.so` (see `log/src/lib.rs`), which filters with
+//! module as the target, to `libmptcpize_rs_log.so` (see `crates/log/src/lib.rs`), which filters with
 //! `MPTCPIZE_LOG`'s env_logger syntax, adds the `mptcpize-rs[PID]: LEVEL` prefix and writes to
 //! stderr or `MPTCPIZE_LOG_FILE`, never to a descriptor we do not own.
 //!
@@ -97,7 +97,7 @@ impl Write for Line {
     }
 }
 
-/// The companion's C ABI (see `log/src/lib.rs`).
+/// The companion's C ABI (see `crates/log/src/lib.rs`).
 type InitFn = unsafe extern "C" fn(*const u8, usize, *const u8, usize) -> u32;
 type EnabledFn = unsafe extern "C" fn(u32, *const u8, usize) -> bool;
 type LineFn = unsafe extern "C" fn(u32, *const u8, usize, *const u8, usize);

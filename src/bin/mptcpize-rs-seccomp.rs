@@ -10,10 +10,8 @@
 //! library crate: linking it would bring its exported `socket`/`setsockopt`/`listen` hooks into
 //! this binary, interposing our own calls (tests/seccomp.rs checks the symbols are absent).
 
-#[allow(dead_code)]
-#[path = "../../log/src/logger.rs"]
-mod logging;
 use mptcpize_core::{config, fallback, policy};
+use mptcpize_logger as logging;
 
 #[path = "../seccomp/mod.rs"]
 mod seccomp;

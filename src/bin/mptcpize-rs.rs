@@ -13,9 +13,7 @@
 // The seccomp supervisor and the FFI it shares with the library, compiled from their sources
 // (never the library crate, whose exported hooks would interpose our own calls); the rules come
 // from mptcpize-core.
-#[allow(dead_code)]
-#[path = "../../log/src/logger.rs"]
-mod logging;
+use mptcpize_logger as logging;
 
 use mptcpize_core::{config, fallback, mode, policy};
 

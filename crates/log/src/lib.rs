@@ -9,41 +9,7 @@
 //! checks of [`logger`] (never a write to a descriptor we do not own). Levels are numbered like
 //! `log::Level`: 1 error, 2 warn, 3 info, 4 debug, 5 trace.
 
-mod logger;
-
-/// What [`logger`] needs of the system: a few libc calls (the preload's own `sys` is `no_std`
-/// and resolves through `dlsym`, which this library does not need).
-mod sys {
-    use libc::c_int;
-
-    pub fn pid() -> i32 {
-        // SAFETY: getpid cannot fail and has no preconditions.
-        unsafe { libc::getpid() }
-    }
-
-    pub fn errno() -> c_int {
-        // SAFETY: __errno_location always returns a valid pointer to this thread's errno.
-        unsafe { *libc::__errno_location() }
-    }
-
-    /// Runs `f` and restores errno afterwards, so logging never changes what the host sees.
-    pub fn keeping_errno<T>(f: impl FnOnce() -> T) -> T {
-        let saved = errno();
-        let result = f();
-        // SAFETY: as in `errno()`.
-        unsafe { *libc::__errno_location() = saved };
-        result
-    }
-
-    /// An integer socket option (through the preload's `getsockopt`, which passes it on).
-    pub fn get_int_option(fd: c_int, level: c_int, name: c_int) -> Result<c_int, c_int> {
-        let mut value: c_int = 0;
-        let mut len = size_of::<c_int>() as libc::socklen_t;
-        // SAFETY: value/len describe a writable int, as getsockopt requires.
-        let rc = unsafe { libc::getsockopt(fd, level, name, (&raw mut value).cast(), &mut len) };
-        if rc < 0 { Err(errno()) } else { Ok(value) }
-    }
-}
+use mptcpize_logger as logger;
 
 /// The bytes at `pointer` (`len` long), or `None` for a null pointer.
 ///

@@ -1,8 +1,9 @@
 //! Our env_logger set-up: quiet by default, never on stdout, never driven by the host's `RUST_LOG`.
 //!
-//! Compiled into the companion library `libmptcpize_rs_log.so` (which the preload loads only
-//! when logs are asked for or a warning must be shown) and, by `#[path]`, into the launcher and
-//! the seccomp supervisor, so every line of the project has one format and one filter syntax.
+//! Where it runs: in our own programs (the launcher, the seccomp supervisor) and in the companion
+//! library `libmptcpize_rs_log.so`, which the preload loads into a host process only when logs
+//! are asked for or a warning must be shown; never in the preload itself (which is `no_std`).
+//! One crate, so every line of the project has one format and one filter syntax.
 //! `MPTCPIZE_LOG` is an env_logger filter (default `warn`), `MPTCPIZE_LOG_FILE` a file to append
 //! to instead of stderr. Every line carries a `mptcpize-rs[pid]` prefix so it cannot be mistaken
 //! for the host program's output. Set up once per process; a bad filter or an
@@ -15,7 +16,6 @@
 //! file we opened (a host running `close_range(3, ~0)` may reuse the number for its own file); if
 //! not, the file is opened again, or the line is dropped.
 
-use crate::sys;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::IntoRawFd;
@@ -181,6 +181,40 @@ impl LogFile {
             }
         }
         write_once(self.fd, line)
+    }
+}
+
+/// What the logger needs of the system: a few libc calls (the preload's own `sys` is `no_std`
+/// and resolves through `dlsym`, which the logger does not need).
+mod sys {
+    use libc::c_int;
+
+    pub fn pid() -> i32 {
+        // SAFETY: getpid cannot fail and has no preconditions.
+        unsafe { libc::getpid() }
+    }
+
+    pub fn errno() -> c_int {
+        // SAFETY: __errno_location always returns a valid pointer to this thread's errno.
+        unsafe { *libc::__errno_location() }
+    }
+
+    /// Runs `f` and restores errno afterwards, so logging never changes what the host sees.
+    pub fn keeping_errno<T>(f: impl FnOnce() -> T) -> T {
+        let saved = errno();
+        let result = f();
+        // SAFETY: as in `errno()`.
+        unsafe { *libc::__errno_location() = saved };
+        result
+    }
+
+    /// An integer socket option (through the preload's `getsockopt`, which passes it on).
+    pub fn get_int_option(fd: c_int, level: c_int, name: c_int) -> Result<c_int, c_int> {
+        let mut value: c_int = 0;
+        let mut len = size_of::<c_int>() as libc::socklen_t;
+        // SAFETY: value/len describe a writable int, as getsockopt requires.
+        let rc = unsafe { libc::getsockopt(fd, level, name, (&raw mut value).cast(), &mut len) };
+        if rc < 0 { Err(errno()) } else { Ok(value) }
     }
 }
 
