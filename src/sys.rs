@@ -9,8 +9,6 @@ use core::ffi::CStr;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use libc::{c_int, c_uint, c_void, size_t, socklen_t, ssize_t};
 
-// The binaries compile this file too (`#[path]`) and do not name everything here.
-#[allow(unused_imports)]
 pub use mptcpize_core::errno::{Errno, Name, errno_name};
 
 /// A symbol of the next object in the lookup chain (libc, or another preload after us).

@@ -6,18 +6,12 @@
 //! as the library reads them. Exit status: the program's own; 127 when the command is missing,
 //! 126 when it cannot be run, 2 for a usage error, 1 when the supervisor cannot start.
 //!
-//! The library's modules are compiled in from their source files rather than linked as the
+//! It depends on the rules (mptcpize-core) and the supervisor (mptcpize-supervisor), never on the
 //! library crate: linking it would bring its exported `socket`/`setsockopt`/`listen` hooks into
 //! this binary, interposing our own calls (tests/seccomp.rs checks the symbols are absent).
 
-use mptcpize_core::{config, fallback, policy};
-use mptcpize_logger as logging;
-
-#[path = "../seccomp/mod.rs"]
-mod seccomp;
-#[allow(dead_code)]
-#[path = "../sys.rs"]
-mod sys;
+use mptcpize_core::config;
+use mptcpize_supervisor as seccomp;
 
 use config::ModeValue;
 use seccomp::Failure;
@@ -65,7 +59,7 @@ fn main() -> ExitCode {
         return usage("no command");
     };
     let mode = mode.unwrap_or_else(|| {
-        let config = config::Config::from_lookup(sys::getenv, false);
+        let config = config::Config::from_lookup(seccomp::sys::getenv, false);
         if let Some(warning) = config.warning {
             eprintln!("mptcpize-rs: {warning}");
         }

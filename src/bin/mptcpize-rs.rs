@@ -10,18 +10,10 @@
 // The unit tests of src/cli/ keep the test harness's own main.
 #![cfg_attr(not(test), no_main)]
 
-// The seccomp supervisor and the FFI it shares with the library, compiled from their sources
-// (never the library crate, whose exported hooks would interpose our own calls); the rules come
-// from mptcpize-core.
-use mptcpize_logger as logging;
-
-use mptcpize_core::{config, fallback, mode, policy};
-
-#[path = "../seccomp/mod.rs"]
-mod seccomp;
-#[allow(dead_code)]
-#[path = "../sys.rs"]
-mod sys;
+// The rules (mptcpize-core) and the seccomp supervisor (mptcpize-supervisor) are crates of
+// their own; the library crate is never linked, its exported hooks would interpose our calls.
+use mptcpize_core::{config, mode};
+use mptcpize_supervisor as seccomp;
 
 #[path = "../cli/mod.rs"]
 mod cli;

@@ -177,7 +177,7 @@ fn check(path: &Path) -> Result<PathBuf, (&'static str, i32)> {
 fn supervision(path: &Path, options: &Options) -> Result<Option<crate::seccomp::Options>, Failure> {
     let unreachable = matches!(elf::inspect(path), Program::Static | Program::Musl);
     let mode = options.mode.unwrap_or_else(|| {
-        let config = crate::config::Config::from_lookup(crate::sys::getenv, false);
+        let config = crate::config::Config::from_lookup(crate::seccomp::sys::getenv, false);
         if unreachable || options.seccomp {
             // No library will be there to report a bad inherited setting: say it here.
             if let Some(problem) = config.warning {

@@ -208,9 +208,8 @@ fn mptcp_connection(pid: u32, fd: u32, socket: &DiagSocket, tcp: &[DiagSocket]) 
 fn enter(path: &std::path::Path) -> Result<(), Failure> {
     let file =
         File::open(path).map_err(|e| fatal(format!("cannot open {}: {e}", path.display())))?;
-    // SAFETY: setns(2) on a descriptor we hold open; the launcher runs no other thread.
-    if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        let error = std::io::Error::last_os_error();
+    // The launcher runs no other thread: the whole process enters.
+    if let Err(error) = crate::seccomp::sys::enter_network_namespace(file.as_raw_fd()) {
         return Err(fatal(format!(
             "cannot enter the network namespace of {}: {error} (run as root)",
             path.display()

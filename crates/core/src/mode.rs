@@ -1,9 +1,6 @@
-//! Mode names and Go's `GODEBUG=multipathtcp=N`: the one definition, shared by the library and
-//! the launcher.
-//!
-//! Pure code only (no `crate::` paths, no syscalls, no dependencies): the launcher binary
-//! compiles this file on its own (`#[path]`) instead of linking the library, whose exported
-//! `socket`/`setsockopt`/`listen` would otherwise interpose the launcher's own calls.
+//! Mode names and Go's `GODEBUG=multipathtcp=N`: the one definition, shared by the library, the
+//! launcher and the supervisor (each depends on this crate; the launcher never links the library,
+//! whose exported `socket`/`setsockopt`/`listen` would interpose its own calls).
 
 /// What the library does with TCP stream sockets. The numbers (never 0) are how the library
 /// stores the mode in one byte.

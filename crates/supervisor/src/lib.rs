@@ -9,10 +9,11 @@
 //! as some filtered process does ([`spawn`]). No root is needed: without `CAP_SYS_ADMIN` the
 //! kernel requires `no_new_privs`, so setuid programs started under the filter gain nothing.
 //!
-//! This tree is compiled into binaries only, never into the preload library: it uses the
-//! library's modules (`config`, `policy`, `fallback`, `logging`, `sys`) from the same crate root,
-//! and a binary that linked the library crate would also get its exported `socket` hook.
-//! `listen`/`connect` modes are refused here: deciding at `listen()` would need the switch
+//! Where it runs: in our own processes only (the launcher, `mptcpize-rs-seccomp`, the supervisor
+//! they spawn), never in a host's; so it is std code, with the rules of mptcpize-core (`config`,
+//! `policy`, `fallback`), the log lines of mptcpize-logger and its own few system calls
+//! ([`sys`]). It never depends on the preload crate, whose exported `socket` hook would
+//! interpose its calls. `listen`/`connect` modes are refused here: deciding at `listen()` would need the switch
 //! rules applied from outside the process.
 
 pub mod caller;
@@ -20,8 +21,12 @@ pub mod filter;
 pub mod listener;
 pub mod spawn;
 pub mod supervisor;
+pub mod sys;
 
-use crate::config::{Config, Mode};
+use mptcpize_core::{config, fallback, policy};
+use mptcpize_logger as logging;
+
+use config::{Config, Mode};
 use std::fmt;
 use std::io;
 
@@ -93,7 +98,7 @@ pub fn exec_supervised(options: &Options, exec: impl FnOnce() -> io::Error) -> F
     if let Some(reason) = unsupported(options.mode) {
         return Failure::Unsupported(reason);
     }
-    let mut log = Config::from_lookup(crate::sys::getenv, crate::sys::secure_execution());
+    let mut log = Config::from_lookup(sys::getenv, sys::secure_execution());
     if options.debug {
         log.log_filter = Some(b"debug");
     }

@@ -131,13 +131,8 @@ impl HomeNamespace {
 }
 
 fn set_namespace(fd: RawFd) -> io::Result<()> {
-    // SAFETY: setns on a namespace descriptor the caller holds open; it changes only this
-    // thread's namespace (the supervisor has one thread).
-    if unsafe { libc::setns(fd, libc::CLONE_NEWNET) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    // The supervisor has one thread: entering changes only it.
+    crate::sys::enter_network_namespace(fd)
 }
 
 /// Makes the MPTCP socket for a caller's `socket(domain, ty, …)`: its `SOCK_NONBLOCK` kept (the
