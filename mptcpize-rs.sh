@@ -48,7 +48,7 @@ stale=""
 if [ ! -x "$built" ] || [ ! -f "$library" ]; then
 	stale=1
 else
-	for source in "$here"/Cargo.toml "$here"/Cargo.lock "$here"/src/*.rs "$here"/src/*/*.rs "$here"/crates/*/Cargo.toml "$here"/crates/*/src/*.rs; do
+	for source in "$here"/Cargo.toml "$here"/Cargo.lock "$here"/src/*.rs "$here"/src/*/*.rs "$here"/crates/*/Cargo.toml "$here"/crates/*/src/*.rs "$here"/crates/*/src/*/*.rs; do
 		if [ "$source" -nt "$built" ] || [ "$source" -nt "$library" ]; then
 			stale=1
 			break

@@ -9,7 +9,7 @@
 //!
 //! Not here: a socket above descriptor 65,535 (the old tracking limit). This machine caps
 //! `RLIMIT_NOFILE` at 20,000 even for root, so the range is covered by the unit test of
-//! `src/tracked.rs` instead.
+//! `crates/preload/src/tracked.rs` instead.
 
 use libc::{c_int, socklen_t};
 use std::io::{Read, Write};

@@ -34,7 +34,8 @@ case "$ROUNDS$ITERATIONS" in *[!0-9]*) echo "bench.sh: counts must be numbers" >
 
 scripts/test-deps.sh # iperf3, socat, nftables, valgrind, mptcpize, … when missing
 echo "bench.sh: building (cargo build --release)..." >&2
-cargo build --release --quiet --lib --bin mptcpize-rs --bin mptcpize-rs-seccomp --example callbench
+cargo build --release --quiet -p mptcpize-rs-preload -p mptcpize-rs-log
+cargo build --release --quiet --bin mptcpize-rs --bin mptcpize-rs-seccomp --example callbench
 LIB=$PWD/target/release/libmptcpize_rs.so
 SECCOMP=$PWD/target/release/mptcpize-rs-seccomp
 BENCH=$PWD/target/release/examples/callbench

@@ -1,5 +1,5 @@
 //! `mptcpize-rs-seccomp [-m MODE] [-d] [--] COMMAND [ARG...]`: runs COMMAND under the seccomp
-//! supervisor (see `src/seccomp/`), whatever its linking: static, musl, raw `socket` syscalls.
+//! supervisor (see `crates/supervisor`), whatever its linking: static, musl, raw `socket` syscalls.
 //!
 //! The entry point for the seccomp path until the launcher (`mptcpize-rs run --seccomp`) calls
 //! [`seccomp::exec_supervised`] itself. The mode comes from `-m`, else from `MPTCPIZE`/`GODEBUG`

@@ -15,7 +15,6 @@
 use mptcpize_core::{config, mode};
 use mptcpize_supervisor as seccomp;
 
-#[path = "../cli/mod.rs"]
 mod cli;
 
 /// The C entry point (`#![no_main]`): Rust's own start-up would open `/dev/null` on a closed
