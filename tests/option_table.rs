@@ -64,14 +64,16 @@ echo "== IPPROTO_TCP"
     );
 }
 
-/// Rows `| `A`, `B` | why |` of the README block that starts with `<!-- MARKER`: the names.
-fn readme_list(marker: &str) -> Vec<String> {
-    let readme = std::fs::read_to_string(common::built().repo.join("README.md")).expect("README");
-    let block = readme
+/// Rows `| `A`, `B` | why |` of the docs/limitations.md block that starts with `<!-- MARKER`:
+/// the names.
+fn documented_list(marker: &str) -> Vec<String> {
+    let path = common::built().repo.join("docs/limitations.md");
+    let text = std::fs::read_to_string(&path).expect("docs/limitations.md");
+    let block = text
         .split(&format!("<!-- {marker}"))
         .nth(1)
         .and_then(|rest| rest.split("<!-- end -->").next())
-        .unwrap_or_else(|| panic!("README.md has no <!-- {marker} --> block"));
+        .unwrap_or_else(|| panic!("{} has no <!-- {marker} --> block", path.display()));
     block
         .lines()
         .filter_map(|line| line.trim_start().strip_prefix("| `"))
@@ -93,7 +95,7 @@ fn cells(table: &str) -> std::collections::BTreeMap<(String, String), Vec<String
 }
 
 /// Every option, in every state, under the library in each mode, as without it: the only
-/// differences are the options README lists, and those only where it says. Sockets carry data
+/// differences are the options docs/limitations.md lists, and those only where it says. Sockets carry data
 /// in every state, and are MPTCP where the mode says (the kernel's `SO_PROTOCOL`).
 #[test]
 fn every_option_in_every_state_answers_as_without_the_library() {
@@ -111,8 +113,8 @@ done
     assert_eq!(tables.len(), 4, "{run}");
     let plain = cells(tables[0]);
     assert!(plain.len() > 150, "{run}");
-    let refused = readme_list("refused-after-start");
-    let differing = readme_list("differences");
+    let refused = documented_list("refused-after-start");
+    let differing = documented_list("differences");
     assert!(
         refused.len() > 20 && differing.len() >= 3,
         "{refused:?} {differing:?}"
@@ -147,7 +149,10 @@ done
             if differing.contains(option) {
                 continue;
             }
-            assert!(refused.contains(option), "not in README's lists: {case}");
+            assert!(
+                refused.contains(option),
+                "not in docs/limitations.md's lists: {case}"
+            );
             refused_seen.insert(option.clone());
             for (cell, plain_cell) in with.iter().zip(without) {
                 if cell != plain_cell {
@@ -164,6 +169,6 @@ done
         .collect();
     assert!(
         never.is_empty(),
-        "README lists options that answer as without the library: {never:?}"
+        "docs/limitations.md lists options that answer as without the library: {never:?}"
     );
 }

@@ -1,5 +1,5 @@
 //! The command line: verbs, their options and their usage errors, exactly as the interface
-//! documents them (README's synopsis). Options come before the command for `run` (everything
+//! documents them (README's synopsis, docs/usage.md). Options come before the command for `run` (everything
 //! after the command is the program's), before or after the unit for `enable`/`disable`.
 
 use super::{Failure, usage_error};

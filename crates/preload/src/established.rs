@@ -20,7 +20,7 @@
 //! for those it passes to its first subflow only while unconnected or listening ([`BIND_TIME`]).
 //! 4. **Anything else** keeps the kernel's error and one warning per process: success would be a
 //!    lie (`IP_TTL`, `TCP_USER_TIMEOUT`, `SO_BINDTODEVICE` after connect… change what the
-//!    connection does). README's Limitations list them.
+//!    connection does). docs/limitations.md lists them.
 
 use crate::tracked::{ANSWERED_SHIFT, Flags};
 use libc::{IPPROTO_IP, IPPROTO_IPV6, SOL_SOCKET, c_int};

@@ -31,7 +31,7 @@
 //! What the hooks cannot see: a descriptor closed behind our back (a raw `syscall()`, a
 //! libc-internal close such as `fclose()` of an `fdopen()`ed socket) whose number the program
 //! then fills with its own unconnected MPTCP socket through an unhooked call (`fcntl(F_DUPFD)`,
-//! `recvmsg()`): that socket looks like ours. README's Limitations say so.
+//! `recvmsg()`): that socket looks like ours. docs/limitations.md says so.
 
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use libc::c_int;
