@@ -16,4 +16,5 @@ pub mod config;
 pub mod errno;
 pub mod fallback;
 pub mod mode;
+pub mod options;
 pub mod policy;

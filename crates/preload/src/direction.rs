@@ -4,7 +4,7 @@
 //! `socket()` cannot know which a socket will be; `listen()` can. In `listen` mode sockets are
 //! made TCP (outgoing connections pay nothing extra) and a listener is switched to MPTCP at
 //! `listen()`; in `connect` mode sockets are made MPTCP and a listener is switched back to TCP.
-//! Both switches go through [`crate::swap`] and its rules. `listen()` is the cold path. A switch
+//! Both switches go through [`crate::switch`] and its rules. `listen()` is the cold path. A switch
 //! that cannot be made leaves the socket as it is: to MPTCP, it stays a working TCP listener (for
 //! example when the program set an option MPTCP refuses, or an MD5 key); to TCP, it stays an
 //! MPTCP listener, which still accepts plain TCP clients.
@@ -14,7 +14,7 @@ use crate::fallback::AVAILABILITY;
 use crate::logging::{debug, info};
 use crate::setup;
 use crate::sys::{self, Errno};
-use crate::{swap, tracked};
+use crate::{switch, tracked};
 use libc::{IPPROTO_MPTCP, IPPROTO_TCP, SOL_SOCKET, c_int};
 
 /// `listen()`, with the socket first switched to the protocol the mode wants for listeners.
@@ -67,7 +67,7 @@ fn switch(fd: c_int, protocol: c_int) {
             return;
         }
     }
-    match swap::switch(fd, protocol) {
+    match switch::to(fd, protocol) {
         Ok(()) => debug!("listen(fd {fd}): now {name}"),
         Err(reason) => info!(
             "listen(fd {fd}): not switched to {name} ({}); listening as it is",

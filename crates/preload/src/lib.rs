@@ -24,7 +24,7 @@
 //! - [`sockopt`]: the socket-option fallback (an option MPTCP refuses → TCP socket);
 //! - [`established`]: what a socket that can no longer be switched answers to refused options;
 //! - [`direction`]: the `listen`/`connect` modes, decided at `listen()`;
-//! - [`swap`]: replacing the socket behind a descriptor, only when nobody can tell;
+//! - [`switch`]: replacing the socket behind a descriptor, only when nobody can tell;
 //! - [`tracked`]: what is known of each descriptor number (ours, started, shared, carried);
 //! - [`events`]: the descriptor events that keep [`tracked`] true (connect, close, dup, fork…);
 //! - [`logging`]: our log lines, written by env_logger in a companion library loaded on demand;
@@ -46,7 +46,7 @@ pub mod logging;
 pub mod rewrite;
 pub mod setup;
 pub mod sockopt;
-pub mod swap;
+pub mod switch;
 pub mod sys;
 pub mod tracked;
 

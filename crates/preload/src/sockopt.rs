@@ -8,7 +8,7 @@
 //! under MPTCP. When such a refusal hits a socket we made MPTCP:
 //! - an option set to the value a fresh TCP socket already has changes nothing: success, and the
 //!   socket stays MPTCP (a load balancer's `TCP_USER_TIMEOUT=0` costs its clients nothing);
-//! - otherwise [`crate::swap`] puts a TCP socket behind the same descriptor, under its rules, and
+//! - otherwise [`crate::switch`] puts a TCP socket behind the same descriptor, under its rules, and
 //!   the option is retried there;
 //! - when the socket can no longer be switched (it connected, listens, or was accepted from one of
 //!   our listeners), [`crate::established`] says what TCP would have answered: success for a value
@@ -28,7 +28,7 @@ use crate::logging::{info, warning};
 use crate::setup;
 use crate::sys::{self, Errno, OwnedFd};
 use crate::tracked::OURS;
-use crate::{established, swap, tracked};
+use crate::{established, switch, tracked};
 use core::sync::atomic::{AtomicBool, Ordering};
 use libc::{IPPROTO_MPTCP, IPPROTO_TCP, SOL_SOCKET, c_int, c_void, socklen_t};
 
@@ -94,7 +94,7 @@ pub unsafe fn setsockopt(
                 info!(
                     "setsockopt(fd {fd}, {}) refused by MPTCP, but the value is TCP's default: \
                      stays MPTCP",
-                    swap::option_name(level, name)
+                    switch::option_name(level, name)
                 )
             });
             sys::set_errno(errno_before);
@@ -104,9 +104,9 @@ pub unsafe fn setsockopt(
     }
     let reason = if refused == libc::EINVAL {
         // MPTCP takes these options until the socket starts (a bad value was caught above).
-        swap::Refusal::Started
+        switch::NotSwitched::Started
     } else {
-        match swap::switch(fd, IPPROTO_TCP) {
+        match switch::to(fd, IPPROTO_TCP) {
             Ok(()) => {
                 sys::set_errno(errno_before);
                 // SAFETY: the caller's own arguments, as above.
@@ -122,7 +122,7 @@ pub unsafe fn setsockopt(
             sys::keeping_errno(|| {
                 info!(
                     "setsockopt(fd {fd}, {}) refused by MPTCP ({}), which it keeps: {answer}",
-                    swap::option_name(level, name),
+                    switch::option_name(level, name),
                     sys::errno_name(refused),
                 )
             });
@@ -153,7 +153,7 @@ unsafe fn retry_on_tcp(
     sys::keeping_errno(|| {
         info!(
             "setsockopt(fd {fd}, {}) refused by MPTCP ({}): fd {fd} is now TCP, option {}",
-            swap::option_name(level, name),
+            switch::option_name(level, name),
             sys::errno_name(refused),
             sys::Name(if retried.is_ok() {
                 "set"
@@ -281,8 +281,8 @@ pub unsafe fn getsockopt(
             return -1;
         }
         if flags & (tracked::REMEMBERED_BITS | tracked::ANSWERED_BITS) != 0
-            && let Some(bit) =
-                swap::remembered_bit(level, name).or_else(|| established::answered_bit(level, name))
+            && let Some(bit) = switch::remembered_bit(level, name)
+                .or_else(|| established::answered_bit(level, name))
             && flags & bit != 0
         {
             // Taken by MPTCP, which applies it to its subflows but reads it back as 0 (or
@@ -379,7 +379,7 @@ unsafe fn answer_on(value: *mut c_void, len: *mut socklen_t) {
 unsafe fn note_success(fd: c_int, level: c_int, name: c_int, value: *const c_void, len: socklen_t) {
     let flags = tracked::flags(fd);
     if flags & OURS != 0
-        && let Some(bit) = swap::remembered_bit(level, name)
+        && let Some(bit) = switch::remembered_bit(level, name)
         && len as usize == size_of::<c_int>()
     {
         // SAFETY: the caller says `len` (an int's size) bytes at `value` are readable.
@@ -399,7 +399,7 @@ unsafe fn note_success(fd: c_int, level: c_int, name: c_int, value: *const c_voi
     };
     let mut read = [0u8; 64];
     let read_len = sys::keeping_errno(|| sys::get_option(fd, level, name, &mut read));
-    let carried = match (swap::carried(inet6, level, name), read_len) {
+    let carried = match (switch::carried(inet6, level, name), read_len) {
         (Some(_), Ok(read_len))
             if len as usize == size_of::<c_int>() && read_len == len as usize =>
         {
@@ -471,8 +471,8 @@ unsafe fn tcp_takes(
 }
 
 /// One warning per process: the option, why the socket could not become TCP, and the way out.
-fn warn_once(fd: c_int, level: c_int, name: c_int, refused: Errno, reason: swap::Refusal) {
-    let option = swap::option_name(level, name);
+fn warn_once(fd: c_int, level: c_int, name: c_int, refused: Errno, reason: switch::NotSwitched) {
+    let option = switch::option_name(level, name);
     let errno = sys::errno_name(refused);
     let why = reason;
     if WARNED.swap(true, Ordering::Relaxed) {

@@ -1,7 +1,7 @@
 //! What we know about each descriptor number: did it come from a `socket()` call we may rewrite,
 //! has anything happened to it since that rules out a switch, is a switch under way.
 //!
-//! The switch ([`crate::swap`]) may only replace a socket the program asked to be plain TCP, that
+//! The switch ([`crate::switch`]) may only replace a socket the program asked to be plain TCP, that
 //! never started to connect or listen, whose every setting we can carry. The kernel cannot tell us
 //! all of that, so our hooks record it here: eight bytes per descriptor number in a fixed static
 //! table of atomics (8 MiB of zero pages, touched only where descriptors live): no lock, no
@@ -49,7 +49,7 @@ pub const OURS: Flags = 1;
 pub const PINNED: Flags = 2;
 /// An option was set on it that a switch could not carry (write-only, or not on our list).
 pub const UNCARRIED: Flags = 4;
-/// A switch of this socket is under way (see [`crate::swap`]).
+/// A switch of this socket is under way (see [`crate::switch`]).
 pub const SWITCHING: Flags = 8;
 /// It is an `AF_INET6` socket (which options exist depends on the family).
 pub const INET6: Flags = 16;
@@ -57,9 +57,9 @@ pub const INET6: Flags = 16;
 /// switch must not keep a socket that misses the change.
 pub const CHANGED: Flags = 32;
 /// The first of the bits that remember boolean options MPTCP takes but cannot read back
-/// (see [`crate::swap::REMEMBERED`]): bit `REMEMBERED_SHIFT + i` for entry `i`.
+/// (see [`mptcpize_core::options::REMEMBERED`]): bit `REMEMBERED_SHIFT + i` for entry `i`.
 pub const REMEMBERED_SHIFT: u32 = 8;
-/// Every remembered-option bit (see [`crate::swap::REMEMBERED`], at most 8).
+/// Every remembered-option bit (see [`mptcpize_core::options::REMEMBERED`], at most 8).
 pub const REMEMBERED_BITS: Flags = 0xff << REMEMBERED_SHIFT;
 /// A thread is inside `connect()` or `listen()` on it right now (set by the hook before the call,
 /// cleared after): an option set meanwhile overlaps that call, see [`crate::sockopt`].
