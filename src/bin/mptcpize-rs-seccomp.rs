@@ -36,9 +36,10 @@ fn main() -> ExitCode {
                     ModeValue::Set(mode) => Some(mode),
                     ModeValue::Unset => None,
                     ModeValue::Invalid => {
-                        return usage(
-                            "bad mode (accepted: default, 0/off, 1/on, 2/listen, 3/connect, force)",
-                        );
+                        return usage(&format!(
+                            "bad mode (accepted: {})",
+                            mptcpize_core::mode::ACCEPTED_SETTINGS
+                        ));
                     }
                 };
             }

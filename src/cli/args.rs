@@ -239,8 +239,9 @@ fn mode_argument(value: &std::ffi::OsStr) -> Result<Mode, Failure> {
             Ok(mode)
         }
         _ => Err(usage_error(format!(
-            "invalid mode '{}' (accepted: on|1, off|0, listen|2, connect|3, force)",
-            value.to_string_lossy()
+            "invalid mode '{}' (accepted: {})",
+            value.to_string_lossy(),
+            crate::mode::ACCEPTED_MODES
         ))),
     }
 }

@@ -4,7 +4,9 @@
 
 use super::args::Options;
 use super::{Failure, LIB_NAME, locate};
-use crate::mode::{Mode, ModeValue, godebug_mptcp, godebug_with, parse_go_mode, parse_mode};
+use crate::config::{Config, Origin};
+use crate::mode::{Mode, godebug_with};
+use std::ffi::CStr;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
@@ -76,19 +78,17 @@ impl Variables {
     }
 }
 
-/// The mode an environment already asks for: `MPTCPIZE`, else Go's setting, else on. `None`
-/// when the inherited value is invalid: the library reports it and stays out of the way, so
-/// nothing is changed.
+/// The mode an environment already asks for, by the library's own rule (`MPTCPIZE`, else Go's
+/// setting, else on: mptcpize-core's `Config`). `None` when the inherited value is invalid: the
+/// library reports it and stays out of the way, so nothing is changed.
 pub fn inherited_mode(mptcpize: &[u8], godebug: &[u8]) -> Option<Mode> {
-    match parse_mode(mptcpize) {
-        ModeValue::Set(mode) => Some(mode),
-        ModeValue::Invalid => None,
-        ModeValue::Unset => match godebug_mptcp(godebug).map(parse_go_mode) {
-            Some(ModeValue::Set(mode)) => Some(mode),
-            Some(_) => None,
-            None => Some(Mode::On),
-        },
-    }
+    let lookup = |name: &CStr| match name.to_bytes() {
+        b"MPTCPIZE" => Some(mptcpize),
+        b"GODEBUG" => Some(godebug),
+        _ => None,
+    };
+    let config = Config::from_lookup(lookup, true);
+    (config.origin != Origin::Invalid).then_some(config.mode)
 }
 
 /// `LD_PRELOAD` with the library appended, unless a copy of it (any directory) is already

@@ -22,8 +22,6 @@ pub const MPTCPIZE_LOG_FILE: &CStr = c"MPTCPIZE_LOG_FILE";
 /// Go's runtime settings; its `multipathtcp=N` is our default when `MPTCPIZE` says nothing.
 pub const GODEBUG: &CStr = c"GODEBUG";
 
-/// The accepted values, as shown to a user who gave another one.
-const ACCEPTED_MODES: &str = "default, 0/off, 1/on, 2/listen, 3/connect, force";
 /// How much of a bad value a warning repeats (values can be megabytes long).
 const SHOWN_VALUE_CHARS: usize = 40;
 
@@ -144,7 +142,7 @@ impl fmt::Display for Warning<'_> {
             out.write_str("...")?;
         }
         out.write_str("\" (accepted: ")?;
-        out.write_str(ACCEPTED_MODES)?;
+        out.write_str(crate::mode::ACCEPTED_SETTINGS)?;
         out.write_str("); MPTCP left off for this process")
     }
 }

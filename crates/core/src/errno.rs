@@ -44,3 +44,29 @@ fn errno_text(errno: Errno) -> &'static str {
         _ => "errno",
     }
 }
+
+/// Whether descriptor 2 may take a log line, from what `getsockopt(2, SOL_SOCKET, SO_DOMAIN)`
+/// answered: a file, a terminal or a pipe (`ENOTSOCK`) or a UNIX socket (journald's stream) is
+/// a log; an IPv4 or IPv6 socket is a connection that a daemon which closed its stderr got on
+/// fd 2, and a line written there would go to its peer; a closed descriptor takes nothing.
+pub fn stderr_takes_logs(so_domain: Result<c_int, Errno>) -> bool {
+    match so_domain {
+        Ok(domain) => domain != libc::AF_INET && domain != libc::AF_INET6,
+        Err(errno) => errno == libc::ENOTSOCK,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_files_terminals_pipes_and_unix_sockets_take_logs() {
+        assert!(stderr_takes_logs(Err(libc::ENOTSOCK)));
+        assert!(stderr_takes_logs(Ok(libc::AF_UNIX)));
+        assert!(!stderr_takes_logs(Ok(libc::AF_INET)));
+        assert!(!stderr_takes_logs(Ok(libc::AF_INET6)));
+        assert!(!stderr_takes_logs(Err(libc::EBADF)));
+        assert_eq!(errno_name(libc::ENOPROTOOPT).to_string(), "ENOPROTOOPT");
+    }
+}

@@ -2,6 +2,12 @@
 //! launcher and the supervisor (each depends on this crate; the launcher never links the library,
 //! whose exported `socket`/`setsockopt`/`listen` would interpose its own calls).
 
+/// The values `MPTCPIZE` takes, as every message that refuses one lists them (`default`: follow
+/// `GODEBUG`, else `on`).
+pub const ACCEPTED_SETTINGS: &str = "default, 0/off, 1/on, 2/listen, 3/connect, force";
+/// The modes a command line may ask for (`-m`): the same without `default`.
+pub const ACCEPTED_MODES: &str = "0/off, 1/on, 2/listen, 3/connect, force";
+
 /// What the library does with TCP stream sockets. The numbers (never 0) are how the library
 /// stores the mode in one byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

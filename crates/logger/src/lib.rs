@@ -120,10 +120,11 @@ impl Write for Sink {
 /// journald's stream, is a log).
 fn stderr_is_a_log() -> bool {
     sys::keeping_errno(|| {
-        match sys::get_int_option(libc::STDERR_FILENO, libc::SOL_SOCKET, libc::SO_DOMAIN) {
-            Ok(domain) => domain != libc::AF_INET && domain != libc::AF_INET6,
-            Err(errno) => errno == libc::ENOTSOCK,
-        }
+        mptcpize_core::errno::stderr_takes_logs(sys::get_int_option(
+            libc::STDERR_FILENO,
+            libc::SOL_SOCKET,
+            libc::SO_DOMAIN,
+        ))
     })
 }
 

@@ -282,11 +282,11 @@ fn level_name(level: u8) -> &'static str {
 /// socket (a daemon that closed stderr may have its connection there; a UNIX socket, such as
 /// journald's stream, is a log).
 fn to_stderr(text: &Line) {
-    let may_write =
-        match sys::get_int_option(libc::STDERR_FILENO, libc::SOL_SOCKET, libc::SO_DOMAIN) {
-            Ok(domain) => domain != libc::AF_INET && domain != libc::AF_INET6,
-            Err(errno) => errno == libc::ENOTSOCK,
-        };
+    let may_write = mptcpize_core::errno::stderr_takes_logs(sys::get_int_option(
+        libc::STDERR_FILENO,
+        libc::SOL_SOCKET,
+        libc::SO_DOMAIN,
+    ));
     if !may_write {
         return;
     }

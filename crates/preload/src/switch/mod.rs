@@ -18,11 +18,11 @@
 //!    exist elsewhere (it was inherited by a fork, sent with `SCM_RIGHTS`, or is inheritable while
 //!    this process has children), or the process has an io_uring (whose registered files we
 //!    cannot see), no switch.
-//! 4. **Everything carried.** Readable options of socket(7), tcp(7), and ip(7) or ipv6(7) by the
-//!    socket's family (mptcpize-core's `options::CARRIED`; carried by [`carry`]), each read back from the new socket to prove it took; owner
-//!    and signal (`F_GETOWN_EX`, `F_GETSIG`); file status flags and each number's `FD_CLOEXEC`;
-//!    the bound address and port; this process's epoll registrations with their events and data
-//!    (`/proc/self/fdinfo`), re-added on the new socket. Options that cannot be read back
+//! 4. **Everything carried** (by [`carry`]). Readable options of socket(7), tcp(7), and ip(7) or
+//!    ipv6(7) by the socket's family (mptcpize-core's `options::CARRIED`), each read back from
+//!    the new socket to prove it took; owner and signal (`F_GETOWN_EX`, `F_GETSIG`); file status
+//!    flags and each number's `FD_CLOEXEC`; the bound address and port; this process's epoll
+//!    registrations with their events and data (`/proc/self/fdinfo`), re-added on the new socket. Options that cannot be read back
 //!    (`TCP_MD5SIG`, TCP-AO, attached filters, anything not on our list) are seen by our own
 //!    `setsockopt()` hook, which then rules the switch out ([`crate::tracked::UNCARRIED`]).
 //! 5. **No race.** Before any number moves, one atomic step commits the switch only if no other
