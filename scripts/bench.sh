@@ -278,6 +278,15 @@ failover() { # $1: preload|plain, $2: down|blackhole; prints the receiver's line
 	ip netns exec "$client_ns" "${preload[@]}" timeout 120 socat -u "$payload" "TCP:10.77.1.1:$port" 2>/dev/null &
 	local sender=$!
 	sleep "$cut_after"
+	# Failover needs the second subflow (path 2's MP_JOIN): an MPTCP run waits for it (at most
+	# 5 s) before path 1 is cut, or a quick run could cut it first and measure nothing but TCP.
+	if [ "$1" = preload ]; then
+		local _
+		for _ in $(seq 100); do
+			[ "$(ip netns exec "$client_ns" ss -Htn state established "( dport = :$port )" | wc -l)" -ge 2 ] && break
+			sleep 0.05
+		done
+	fi
 	if [ "$2" = down ]; then
 		ip -n "$client_ns" link set c1 down
 	else

@@ -50,7 +50,7 @@ fn enable_and_disable_write_and_remove_only_our_drop_in() {
     run.assert_success();
     let lib = built().library.canonicalize().unwrap();
     let lib = lib.display();
-    assert_eq!(run.fact("enable_status"), "0", "{run}");
+    run.expect("enable_status", "0");
     assert_eq!(
         run.fact("dropin"),
         format!(
@@ -71,17 +71,17 @@ fn enable_and_disable_write_and_remove_only_our_drop_in() {
         "{run}"
     );
     assert!(err.contains("already sets GODEBUG=http2client=0"), "{run}");
-    assert_eq!(run.fact("idempotent"), "yes", "{run}");
-    assert_eq!(run.fact("leftovers"), "0", "{run}");
+    run.expect("idempotent", "yes");
+    run.expect("leftovers", "0");
     assert!(run.fact("disable_out").starts_with("removed "), "{run}");
     assert_eq!(
         run.fact("restored"),
         "yes",
         "vendor unit and 10-local.conf untouched: {run}"
     );
-    assert_eq!(run.fact("again_status"), "0", "{run}");
+    run.expect("again_status", "0");
     assert!(run.fact("again_out").ends_with("nothing to do"), "{run}");
-    assert_eq!(run.fact("plain_dir"), "50-mptcpize-rs.conf", "{run}");
+    run.expect("plain_dir", "50-mptcpize-rs.conf");
     assert_eq!(
         run.fact("plain_gone"),
         "yes",
@@ -156,7 +156,7 @@ fact dynamic "$(cat "$WORK/err")"
             .contains("setuid is setuid/setgid: the loader ignores LD_PRELOAD"),
         "{run}"
     );
-    assert_eq!(run.fact("dynamic"), "", "{run}");
+    run.expect("dynamic", "");
 }
 
 #[test]
@@ -182,31 +182,24 @@ fact off_verdict "$(grep '^verdict' "$WORK/off")"
         &[],
     );
     run.assert_success();
-    assert_eq!(run.fact("one_status"), "0", "{run}");
-    assert_eq!(
-        run.fact("one_verdict"),
+    run.expect("one_status", "0");
+    run.expect(
+        "one_verdict",
         "verdict: MPTCP works but only one path will be used: add one with",
-        "{run}"
     );
-    assert_eq!(
-        run.fact("suggested"),
+    run.expect(
+        "suggested",
         "ip mptcp limits set subflow 2 add_addr_accepted 2 && \
          ip mptcp endpoint add 10.9.0.1 dev v0 subflow",
-        "{run}"
     );
-    assert_eq!(run.fact("suggested_status"), "0", "{run}");
-    assert_eq!(run.fact("ready_status"), "0", "{run}");
-    assert_eq!(
-        run.fact("ready_verdict"),
-        "verdict: ready for multipath",
-        "{run}"
-    );
-    assert_eq!(run.fact("off_status"), "1", "{run}");
-    assert_eq!(
-        run.fact("off_verdict"),
+    run.expect("suggested_status", "0");
+    run.expect("ready_status", "0");
+    run.expect("ready_verdict", "verdict: ready for multipath");
+    run.expect("off_status", "1");
+    run.expect(
+        "off_verdict",
         "verdict: MPTCP unavailable: MPTCP is switched off in this network namespace: \
          sysctl -w net.mptcp.enabled=1",
-        "{run}"
     );
 }
 
@@ -241,12 +234,12 @@ fact restored "$([ "$before" = "$after" ] && echo yes || echo no)"
         "{run}"
     );
     assert_ne!(run.fact("man"), "0", "{run}");
-    assert_eq!(run.fact("intact"), "yes", "{run}");
+    run.expect("intact", "yes");
     assert!(
         run.number("syn_rx") >= 1 && run.number("synack_rx") >= 1,
         "{run}"
     );
-    assert_eq!(run.fact("restored"), "yes", "{run}");
+    run.expect("restored", "yes");
 }
 
 #[test]
@@ -295,7 +288,7 @@ mptcp_facts
             .ends_with("/root/usr/lib/mptcpize-rs/libmptcpize_rs.so"),
         "{run}"
     );
-    assert_eq!(run.fact("intact"), "yes", "{run}");
+    run.expect("intact", "yes");
     assert!(
         run.number("syn_rx") >= 1 && run.number("synack_rx") >= 1,
         "{run}"

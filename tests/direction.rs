@@ -83,9 +83,8 @@ fn listen_mode_keeps_a_listener_tcp_when_it_set_an_option_mptcp_refuses() {
         &[],
     );
     run.assert_success();
-    assert_eq!(
-        run.fact("probe"),
+    run.expect(
+        "probe",
         "set_errno=0 value=1234 protocol=6 client_protocol=6 client_mptcp_info=0 intact=1",
-        "{run}"
     );
 }

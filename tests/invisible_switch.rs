@@ -224,7 +224,7 @@ fact hung "$hung"
         &[],
     );
     run.assert_success();
-    assert_eq!(run.fact("hung"), "0", "{run}");
+    run.expect("hung", "0");
 }
 
 #[test]

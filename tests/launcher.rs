@@ -110,10 +110,10 @@ fact same_pid "$([ "$(cat "$WORK/pid")" = "$launched" ] && echo yes || echo "no:
             && root.ends_with("/missing: no such directory"),
         "{run}"
     );
-    assert_eq!(run.fact("same_pid"), "yes", "{run}");
-    assert_eq!(run.fact("no_shebang"), "no shebang arg", "{run}");
+    run.expect("same_pid", "yes");
+    run.expect("no_shebang", "no shebang arg");
     // SIGUSR1 is signal 10: bit 9.
-    assert_eq!(run.fact("sigblk"), "SigBlk:0000000000000200", "{run}");
+    run.expect("sigblk", "SigBlk:0000000000000200");
 }
 
 #[test]
@@ -138,11 +138,11 @@ fact off_mptcp_sockets "$(grep -c -- '-> MPTCP' "$WORK/err" || true)"
     );
     run.assert_success();
     assert_eq!(run.fact("invalid_log"), "1", "warned once: {run}");
-    assert_eq!(run.fact("valid_log"), "0", "{run}");
-    assert_eq!(run.fact("origin"), "mode On (from Mptcpize)", "{run}");
-    assert_eq!(run.fact("mptcp_sockets"), "3", "{run}");
-    assert_eq!(run.fact("off_origin"), "mode Off (from Mptcpize)", "{run}");
-    assert_eq!(run.fact("off_mptcp_sockets"), "0", "{run}");
+    run.expect("valid_log", "0");
+    run.expect("origin", "mode On (from Mptcpize)");
+    run.expect("mptcp_sockets", "3");
+    run.expect("off_origin", "mode Off (from Mptcpize)");
+    run.expect("off_mptcp_sockets", "0");
 }
 
 #[test]
@@ -163,15 +163,11 @@ except OSError as e: print(e.errno)')"
         &[],
     );
     run.assert_success();
-    assert_eq!(run.fact("on_status"), "0", "{run}");
-    assert_eq!(run.fact("on_socket"), "MPTCP socket: yes", "{run}");
+    run.expect("on_status", "0");
+    run.expect("on_socket", "MPTCP socket: yes");
     assert_eq!(run.fact("kernel_off"), "92", "ENOPROTOOPT: {run}");
-    assert_eq!(run.fact("off_status"), "1", "{run}");
-    assert_eq!(
-        run.fact("off_socket"),
-        "MPTCP socket: no (ENOPROTOOPT)",
-        "{run}"
-    );
+    run.expect("off_status", "1");
+    run.expect("off_socket", "MPTCP socket: no (ENOPROTOOPT)");
 }
 
 #[test]
@@ -196,7 +192,7 @@ fact verify "$(SYSTEMD_UNIT_PATH="$root/etc/systemd/system:$root/usr/lib/systemd
     run.assert_success();
     let lib = built().library.canonicalize().unwrap();
     let lib = lib.display();
-    assert_eq!(run.fact("status"), "0", "{run}");
+    run.expect("status", "0");
     assert_eq!(
         run.fact("dropin"),
         format!(
@@ -214,7 +210,7 @@ fact verify "$(SYSTEMD_UNIT_PATH="$root/etc/systemd/system:$root/usr/lib/systemd
         warnings.contains("already sets GODEBUG=http2client=0,multipathtcp=0;"),
         "{run}"
     );
-    assert_eq!(run.fact("verify"), "status 0", "{run}");
+    run.expect("verify", "status 0");
 }
 
 #[test]
@@ -304,25 +300,21 @@ fact outside "$(find outside -type f | wc -l)"
         &[],
     );
     run.assert_success();
-    assert_eq!(run.fact("stdin_plain"), "closed", "{run}");
-    assert_eq!(run.fact("stdin_launched"), "closed", "{run}");
-    assert_eq!(run.fact("euid_plain"), "0", "{run}");
-    assert_eq!(run.fact("euid_launched"), "0", "{run}");
-    assert_eq!(run.fact("seccomp_suid_status"), "1", "{run}");
-    assert_eq!(
-        run.fact("seccomp_suid_message"),
-        "mptcpize-rs.sh: ./suid: setuid, setgid or with file capabilities: under the seccomp filter \
-         (no_new_privs) it would run without its privileges; not run",
-        "{run}"
-    );
-    assert_eq!(run.fact("musl_preload"), "none", "{run}");
-    assert_eq!(run.fact("status_status"), "1", "{run}");
+    run.expect("stdin_plain", "closed");
+    run.expect("stdin_launched", "closed");
+    run.expect("euid_plain", "0");
+    run.expect("euid_launched", "0");
+    run.expect("seccomp_suid_status", "1");
+    run.expect("seccomp_suid_message", "mptcpize-rs.sh: ./suid: setuid, setgid or with file capabilities: under the seccomp filter \
+         (no_new_privs) it would run without its privileges; not run");
+    run.expect("musl_preload", "none");
+    run.expect("status_status", "1");
     assert!(
         run.fact("status_err")
             .contains("cannot read the descriptors"),
         "{run}"
     );
-    assert_eq!(run.fact("enable_status"), "1", "{run}");
-    assert_eq!(run.fact("outside"), "0", "{run}");
-    assert_eq!(run.fact("loop_status"), "126", "{run}");
+    run.expect("enable_status", "1");
+    run.expect("outside", "0");
+    run.expect("loop_status", "126");
 }

@@ -67,17 +67,9 @@ fact probe "$(preload "$EXAMPLES/lifecycle" spawn "$SOCKPROBE" inet stream 0 | s
         &[],
     );
     run.assert_success();
-    assert_eq!(
-        run.fact("static"),
-        "fork_exec=3 posix_spawn=3 fork_child_mptcp=1",
-        "{run}"
-    );
+    run.expect("static", "fork_exec=3 posix_spawn=3 fork_child_mptcp=1");
     // Both exec'd children inherit LD_PRELOAD and make MPTCP sockets; the forked child too.
-    assert_eq!(
-        run.fact("probe"),
-        " 2 count=1 mptcp=1 tcp=0 other=0 failed=0 errno_kept=1 protocol=262 type=1 nonblock=0 cloexec=0| 1 fork_exec=0 posix_spawn=0 fork_child_mptcp=1|",
-        "{run}"
-    );
+    run.expect("probe", " 2 count=1 mptcp=1 tcp=0 other=0 failed=0 errno_kept=1 protocol=262 type=1 nonblock=0 cloexec=0| 1 fork_exec=0 posix_spawn=0 fork_child_mptcp=1|");
 }
 
 #[test]
@@ -111,8 +103,8 @@ fact client_mptcp "$(counter MPTcpExtMPCapableSYNTX)"
             "{tool} reported: {run}"
         );
     }
-    assert_eq!(run.fact("valgrind"), "status 0", "{run}");
-    assert_eq!(run.fact("valgrind_err"), "", "{run}");
+    run.expect("valgrind", "status 0");
+    run.expect("valgrind_err", "");
     assert!(
         run.number("client_mptcp") >= 1,
         "curl under valgrind used MPTCP: {run}"

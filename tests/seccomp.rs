@@ -196,7 +196,7 @@ mptcp_facts
             &[("ENABLED", enabled)],
         );
         run.assert_success();
-        assert_eq!(run.fact("intact"), "yes", "{run}");
+        run.expect("intact", "yes");
         assert_eq!(run.number("listeners"), handshakes, "{run}");
         assert_eq!(run.number("syn_rx"), handshakes, "{run}");
         assert_eq!(run.number("synack_rx"), handshakes, "{run}");
@@ -214,13 +214,9 @@ fact plain_dynamic_raw "$(./gd probe raw)"
         &[],
     );
     run.assert_success();
-    assert_eq!(
-        run.fact("static_forks_dynamic_raw"),
-        "protocol=262",
-        "{run}"
-    );
-    assert_eq!(run.fact("busybox_sh_runs_musl"), "protocol=262", "{run}");
-    assert_eq!(run.fact("plain_dynamic_raw"), "protocol=6", "{run}");
+    run.expect("static_forks_dynamic_raw", "protocol=262");
+    run.expect("busybox_sh_runs_musl", "protocol=262");
+    run.expect("plain_dynamic_raw", "protocol=6");
 }
 
 #[test]
@@ -238,8 +234,8 @@ fact gone "$([ -d "/proc/$supervisor" ] && echo no || echo yes)"
         &[],
     );
     run.assert_success();
-    assert_eq!(run.fact("late"), "protocol=262", "{run}");
-    assert_eq!(run.fact("gone"), "yes", "{run}");
+    run.expect("late", "protocol=262");
+    run.expect("gone", "yes");
 }
 
 #[test]
@@ -264,7 +260,7 @@ fact outer_syn "$(counter MPTcpExtMPCapableSYNRX)"
         &[],
     );
     run.assert_success();
-    assert_eq!(run.fact("intact"), "yes", "{run}");
+    run.expect("intact", "yes");
     assert_eq!(
         run.number("inner_syn"),
         1,
@@ -290,7 +286,7 @@ fact off_plain "$(./ms probe)"
         &[],
     );
     run.assert_success();
-    assert_eq!(run.fact("on"), "protocol=262", "{run}");
+    run.expect("on", "protocol=262");
     assert_eq!(
         run.fact("off"),
         format!("errno={}", libc_enoprotoopt()),
@@ -320,9 +316,9 @@ fact children "$(S ./gs nochildren | sed -n 's/^wait=//p')"
         &[],
     );
     run.assert_success();
-    assert_eq!(run.fact("status"), "7", "{run}");
+    run.expect("status", "7");
     assert_eq!(run.fact("shell"), run.fact("program"), "{run}");
-    assert_eq!(run.fact("protocol"), "262", "{run}");
+    run.expect("protocol", "262");
     assert_eq!(run.fact("children"), "ECHILD", "a stranger child: {run}");
 }
 
@@ -354,17 +350,17 @@ fact protocol "$(sed -n 's/^protocol=//p' out)"
         &[],
     );
     run.assert_success();
-    assert_eq!(run.fact("protocol"), "262", "{run}");
-    assert_eq!(run.fact("alive"), "yes", "{run}");
+    run.expect("protocol", "262");
+    run.expect("alive", "yes");
     assert_eq!(
         run.fact("program_is_the_launcher"),
         "./ms hold ",
         "exec'd: {run}"
     );
-    assert_eq!(run.fact("parent_is_program"), "no", "{run}");
-    assert_eq!(run.fact("same_group"), "no", "{run}");
-    assert_eq!(run.fact("same_session"), "no", "{run}");
-    assert_eq!(run.fact("supervisor_cwd"), "/", "{run}");
+    run.expect("parent_is_program", "no");
+    run.expect("same_group", "no");
+    run.expect("same_session", "no");
+    run.expect("supervisor_cwd", "/");
     // stdin and stdout on /dev/null, stderr the log asked for with -d, the listener, the
     // supervisor's own network namespace: nothing of the program's.
     let fds = run.fact("supervisor_fds");
@@ -376,7 +372,7 @@ fact protocol "$(sed -n 's/^protocol=//p' out)"
         5,
         "{run}"
     );
-    assert_eq!(run.fact("status"), "143", "{run}");
+    run.expect("status", "143");
     assert_eq!(
         run.fact("gone"),
         "yes",
@@ -439,7 +435,7 @@ fact root_dropped_plain "$(./gs dropuid)"
         run.fact("root_dropped_plain"),
         "{run}"
     );
-    assert_eq!(run.fact("root_dropped"), "protocol=6", "{run}");
+    run.expect("root_dropped", "protocol=6");
     assert_eq!(run.fact("root_dropped_force"), "errno=1", "EPERM: {run}");
 }
 
@@ -457,11 +453,11 @@ fact root_nnp "$(S grep NoNewPrivs /proc/self/status | tr -d '\t ')"
         &[],
     );
     run.assert_success();
-    assert_eq!(run.fact("nobody"), "protocol=262", "{run}");
+    run.expect("nobody", "protocol=262");
     assert_eq!(run.number("note"), 1, "{run}");
-    assert_eq!(run.fact("nobody_nnp"), "NoNewPrivs:1", "{run}");
+    run.expect("nobody_nnp", "NoNewPrivs:1");
     assert_eq!(run.number("root_note"), 0, "{run}");
-    assert_eq!(run.fact("root_nnp"), "NoNewPrivs:0", "{run}");
+    run.expect("root_nnp", "NoNewPrivs:0");
 }
 
 #[test]
@@ -483,12 +479,12 @@ fact env_mode_status "$?"
         &[],
     );
     run.assert_success();
-    assert_eq!(run.fact("off"), "protocol=6", "{run}");
-    assert_eq!(run.fact("listen_status"), "2", "{run}");
-    assert_eq!(run.fact("listen_says"), "1", "{run}");
-    assert_eq!(run.fact("connect_status"), "2", "{run}");
-    assert_eq!(run.fact("missing_status"), "127", "{run}");
-    assert_eq!(run.fact("env_mode_status"), "0", "{run}");
+    run.expect("off", "protocol=6");
+    run.expect("listen_status", "2");
+    run.expect("listen_says", "1");
+    run.expect("connect_status", "2");
+    run.expect("missing_status", "127");
+    run.expect("env_mode_status", "0");
 }
 
 #[test]
@@ -523,7 +519,7 @@ mptcp_facts
         );
         run.assert_success();
         assert_eq!(run.number("static"), 0, "a static Go binary: {run}");
-        assert_eq!(run.fact("body"), "hello from go", "{run}");
+        run.expect("body", "hello from go");
         assert_eq!(run.number("syn_rx"), handshakes, "{run}");
         assert_eq!(run.number("synack_rx"), handshakes, "{run}");
     }

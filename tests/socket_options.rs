@@ -114,11 +114,10 @@ fn a_dual_stack_server_keeps_its_setup_through_the_switch() {
         &[],
     );
     run.assert_success();
-    assert_eq!(
-        run.fact("server"),
+    run.expect(
+        "server",
         "protocol=6 user_timeout=4321 v6only=0 reuseaddr=1 defer_accept=1 port_kept=1 \
          v4_intact=1 v6_intact=1",
-        "{run}"
     );
 }
 

@@ -112,9 +112,9 @@ fn status_names_both_paths_a_fallback_and_plain_tcp() {
         paths.contains("10.1.1.1:") && paths.contains("10.1.2.1:"),
         "{run}"
     );
-    assert_eq!(run.fact("kernel_fallbacks"), "1", "{run}");
+    run.expect("kernel_fallbacks", "1");
 
-    assert_eq!(run.fact("mptcp_status"), "0", "{run}");
+    run.expect("mptcp_status", "0");
     let mptcp = run.fact("mptcp");
     assert!(mptcp.contains(" MPTCP ESTAB"), "{run}");
     assert!(mptcp.contains("-> 10.1.1.2:8080  2 subflows"), "{run}");
@@ -123,10 +123,10 @@ fn status_names_both_paths_a_fallback_and_plain_tcp() {
         assert!(mptcp.contains(path), "{path}: {run}");
     }
     assert!(mptcp.contains("-> 10.1.2.2:8080"), "{run}");
-    assert_eq!(run.fact("json_status"), "0", "{run}");
-    assert_eq!(run.fact("json"), "mptcp:300000:10.1.1.1,10.1.2.1 ", "{run}");
+    run.expect("json_status", "0");
+    run.expect("json", "mptcp:300000:10.1.1.1,10.1.2.1 ");
 
-    assert_eq!(run.fact("fallback_status"), "0", "{run}");
+    run.expect("fallback_status", "0");
     let fallback = run.fact("fallback");
     assert!(
         fallback.contains(" TCP   ESTAB      10.1.1.1:")
@@ -134,7 +134,7 @@ fn status_names_both_paths_a_fallback_and_plain_tcp() {
         "{run}"
     );
 
-    assert_eq!(run.fact("plain_status"), "0", "{run}");
+    run.expect("plain_status", "0");
     let plain = run.fact("plain");
     assert!(
         plain.contains(" TCP   ESTAB") && plain.contains("never MPTCP"),
@@ -143,20 +143,19 @@ fn status_names_both_paths_a_fallback_and_plain_tcp() {
 
     // The server, read inside its own namespace: the MPTCP listener, the MPTCP connection with
     // its two subflows, and the plain client's connection, accepted as TCP.
-    assert_eq!(run.fact("server_status"), "0", "{run}");
+    run.expect("server_status", "0");
     let server = run.fact("server");
     assert!(server.contains("MPTCP LISTEN     0.0.0.0:8080"), "{run}");
     assert!(server.contains("-> 10.1.1.1:"), "{run}");
     assert!(server.contains("2 subflows"), "{run}");
     assert!(server.contains("the peer connected without MPTCP"), "{run}");
 
-    assert_eq!(
-        run.fact("missing_pid"),
+    run.expect(
+        "missing_pid",
         "1:mptcpize-rs.sh: no such process: 999999999",
-        "{run}"
     );
-    assert_eq!(run.fact("missing_unit"), "1", "{run}");
-    assert_eq!(run.fact("no_target"), "2", "{run}");
+    run.expect("missing_unit", "1");
+    run.expect("no_target", "2");
 }
 
 #[test]
@@ -199,15 +198,14 @@ PATH="$WORK/bin:$PATH" W status other 2>"$WORK/err"; fact missing "$?:$(cat "$WO
         &[],
     );
     run.assert_success();
-    assert_eq!(run.fact("kernel_listeners"), "1", "{run}");
-    assert_eq!(run.fact("unit_status"), "0", "{run}");
+    run.expect("kernel_listeners", "1");
+    run.expect("unit_status", "0");
     assert!(
         run.fact("unit").contains("MPTCP LISTEN     127.0.0.1:8080"),
         "{run}"
     );
-    assert_eq!(
-        run.fact("missing"),
+    run.expect(
+        "missing",
         "1:mptcpize-rs.sh: other.service: no such unit (not-found)",
-        "{run}"
     );
 }

@@ -198,7 +198,7 @@ probe disabled {restart} {result} {port}
 
 /// What enable says and does for a service, whatever the unit.
 fn assert_enable_disable_output(run: &Run, service: &str) {
-    assert_eq!(run.fact("enable.status"), "0", "{run}");
+    run.expect("enable.status", "0");
     let enable = run.fact("enable.out");
     assert!(
         enable.contains("systemd reloaded"),
@@ -208,7 +208,7 @@ fn assert_enable_disable_output(run: &Run, service: &str) {
         enable.contains(&format!("systemctl restart {service}")),
         "{run}"
     );
-    assert_eq!(run.fact("disable.status"), "0", "{run}");
+    run.expect("disable.status", "0");
     assert!(
         run.fact("disable.out").contains("systemd reloaded"),
         "{run}"
@@ -246,8 +246,8 @@ fn a_service_enabled_by_the_wrapper_is_mptcp_until_disabled() {
         IPPROTO_MPTCP,
         "mode on: outgoing too\n{run}"
     );
-    assert_eq!(run.fact("enabled.mptcpize"), "on", "{run}");
-    assert_eq!(run.fact("enabled.godebug"), "multipathtcp=1", "{run}");
+    run.expect("enabled.mptcpize", "on");
+    run.expect("enabled.godebug", "multipathtcp=1");
     assert_eq!(run.fact("enabled.ld_preload"), INSTALLED_LIBRARY, "{run}");
     assert_enable_disable_output(&run, "demo.service");
     assert_tcp(&run, "disabled");
@@ -374,8 +374,8 @@ ExecStart=/usr/bin/python3 /srv/helpers/unitserver.py serve /srv/out/vendor 8084
         8084,
     );
     assert_tcp(&run, "before");
-    assert_eq!(run.fact("before.ld_preload"), "/x.so /y.so", "{run}");
-    assert_eq!(run.fact("before.godebug"), "http2client=0", "{run}");
+    run.expect("before.ld_preload", "/x.so /y.so");
+    run.expect("before.godebug", "http2client=0");
     assert_mptcp(&run, "enabled");
     let preload = run.fact("enabled.ld_preload");
     let entries: Vec<&str> = preload
@@ -387,11 +387,7 @@ ExecStart=/usr/bin/python3 /srv/helpers/unitserver.py serve /srv/out/vendor 8084
         ["/x.so", "/y.so", INSTALLED_LIBRARY],
         "both vendor objects kept, ours last\n{run}"
     );
-    assert_eq!(
-        run.fact("enabled.godebug"),
-        "http2client=0,multipathtcp=1",
-        "{run}"
-    );
+    run.expect("enabled.godebug", "http2client=0,multipathtcp=1");
     assert!(
         run.fact("enable.err").contains("already sets LD_PRELOAD"),
         "{run}"
@@ -420,8 +416,8 @@ fn listen_mode_makes_the_listener_mptcp_and_leaves_outgoing_tcp() {
         IPPROTO_TCP,
         "listen mode: outgoing stays TCP\n{run}"
     );
-    assert_eq!(run.fact("enabled.mptcpize"), "listen", "{run}");
-    assert_eq!(run.fact("enabled.godebug"), "multipathtcp=2", "{run}");
+    run.expect("enabled.mptcpize", "listen");
+    run.expect("enabled.godebug", "multipathtcp=2");
     assert_same_as_before(&run, "disabled");
 }
 
@@ -527,16 +523,8 @@ fn the_debian_package_installed_with_dpkg_gives_the_same_results() {
 fact status \"$(dpkg-query -W -f='${Status}' mptcpize-rs)\"
 fact command \"$(command -v mptcpize-rs)\"",
     );
-    assert_eq!(
-        installed.fact("status"),
-        "install ok installed",
-        "{installed}"
-    );
-    assert_eq!(
-        installed.fact("command"),
-        "/usr/bin/mptcpize-rs",
-        "{installed}"
-    );
+    installed.expect("status", "install ok installed");
+    installed.expect("command", "/usr/bin/mptcpize-rs");
     let run = service_case(
         &container,
         &[("demo.service", DEMO)],
@@ -601,14 +589,13 @@ probe_socket disabled
     );
     assert!(run.fact("systemd").starts_with("systemd 257"), "{run}");
     assert_tcp(&run, "before");
-    assert_eq!(run.fact("enable.status"), "0", "{run}");
-    assert_eq!(
-        run.fact("dropin"),
+    run.expect("enable.status", "0");
+    run.expect(
+        "dropin",
         "# Written by mptcpize-rs enable: demo.socket listens with Multipath TCP.|\
          # Remove it with: mptcpize-rs disable demo.socket|\
          [Socket]|\
          SocketProtocol=mptcp|",
-        "{run}"
     );
     let enable = run.fact("enable.out");
     assert!(enable.contains("systemd reloaded"), "{run}");
@@ -618,9 +605,9 @@ probe_socket disabled
     );
     assert_mptcp(&run, "enabled");
     // The service itself runs without the library: its outgoing socket stays TCP.
-    assert_eq!(run.fact("enabled.ld_preload"), "", "{run}");
+    run.expect("enabled.ld_preload", "");
     assert_eq!(run.fact("enabled.dialer"), IPPROTO_TCP, "{run}");
-    assert_eq!(run.fact("mptcp_off"), "failed", "{run}");
+    run.expect("mptcp_off", "failed");
     assert_ne!(
         run.fact("mptcp_off_why"),
         "0",
@@ -647,13 +634,12 @@ probe_socket still
         ),
     );
     assert!(run.fact("systemd").starts_with("systemd 252"), "{run}");
-    assert_eq!(run.fact("enable.status"), "1", "{run}");
-    assert_eq!(
-        run.fact("enable.err"),
+    run.expect("enable.status", "1");
+    run.expect(
+        "enable.err",
         "mptcpize-rs: demo.socket: SocketProtocol=mptcp needs systemd 257 or newer, \
          this is systemd 252; instead, let demo.service open its own listener (no socket \
          activation) and run: mptcpize-rs enable demo.service|",
-        "{run}"
     );
     assert!(
         run.fact("dropin_dir").contains("No such file"),

@@ -22,7 +22,7 @@ mptcp_facts
             &[("ADDR", address), ("URL_HOST", url_host)],
         );
         run.assert_success();
-        assert_eq!(run.fact("intact"), "yes", "{run}");
+        run.expect("intact", "yes");
         assert_eq!(run.number("mptcp_listeners"), 1, "{run}");
         assert!(
             run.number("syn_rx") >= 1 && run.number("synack_rx") >= 1,
@@ -110,20 +110,20 @@ fact env_systemd "$(W env --systemd | tr '\n' ' ')"
     run.assert_success();
     let expected_args = "< a b > < i t ' s > < \" q \" > < > < $ H O M E > < * > < - m > < - - >";
     assert_eq!(run.fact("args").trim(), expected_args, "{run}");
-    assert_eq!(run.fact("status"), "42", "{run}");
+    run.expect("status", "42");
     assert_eq!(run.fact("signal"), "143", "the program's own signal: {run}");
-    assert_eq!(run.fact("missing"), "127", "{run}");
+    run.expect("missing", "127");
     assert_eq!(
         run.fact("missing_err"),
         "mptcpize-rs.sh: no-such-program-here: command not found"
     );
-    assert_eq!(run.fact("spaced"), "spaced an arg", "{run}");
-    assert_eq!(run.fact("spaced_missing"), "127", "{run}");
+    run.expect("spaced", "spaced an arg");
+    run.expect("spaced_missing", "127");
     assert_eq!(
         run.fact("spaced_missing_err"),
         "mptcpize-rs.sh: no such program: command not found"
     );
-    assert_eq!(run.fact("directory"), "126", "{run}");
+    run.expect("directory", "126");
     assert_eq!(
         run.fact("directory_err"),
         "mptcpize-rs.sh: /tmp: is a directory"

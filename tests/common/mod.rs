@@ -85,6 +85,14 @@ impl Run {
             .unwrap_or_else(|_| panic!("{name}={value:?} is not a number\n{self}"))
     }
 
+    /// Asserts that the script reported `name=value`, showing everything when it did not.
+    #[track_caller]
+    pub fn expect(&self, name: &str, value: &str) -> &Self {
+        let reported = self.fact(name);
+        assert_eq!(reported, value, "fact {name}\n{self}");
+        self
+    }
+
     /// Panics, showing everything, unless the script exited 0.
     pub fn assert_success(&self) -> &Self {
         assert_eq!(self.code, Some(0), "the script failed\n{self}");
