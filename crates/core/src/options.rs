@@ -43,21 +43,16 @@ impl Label {
         }
         Label(label)
     }
-
-    fn as_str(&self) -> &str {
-        let len = self
-            .0
-            .iter()
-            .position(|&byte| byte == 0)
-            .unwrap_or(LABEL_BYTES);
-        // `new` stores ASCII bytes only (then NULs), and ASCII is UTF-8.
-        core::str::from_utf8(self.0.get(..len).unwrap_or_default()).unwrap_or_default()
-    }
 }
 
 impl core::fmt::Display for Label {
+    /// Byte by byte: `new` stored ASCII only, so each byte is its own character (no UTF-8
+    /// validation code is needed, and none is brought into the preload).
     fn fmt(&self, out: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        out.write_str(self.as_str())
+        for &byte in self.0.iter().take_while(|&&byte| byte != 0) {
+            core::fmt::Write::write_char(out, char::from(byte))?;
+        }
+        Ok(())
     }
 }
 
