@@ -41,6 +41,10 @@ fn errno_text(errno: Errno) -> &'static str {
         libc::EADDRINUSE => "EADDRINUSE",
         libc::EBADF => "EBADF",
         libc::ENOTSOCK => "ENOTSOCK",
+        libc::ENOENT => "ENOENT",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::EISCONN => "EISCONN",
+        libc::ENOTCONN => "ENOTCONN",
         _ => "errno",
     }
 }

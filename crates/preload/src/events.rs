@@ -9,8 +9,9 @@
 //! errno. A connection accepted on our listener becomes ours too (never switched, but answering
 //! refused options as [`crate::established`] says).
 
+use crate::logging::info;
 use crate::tracked::{self, COMMITTED, OURS};
-use crate::{established, sys};
+use crate::{established, switch, sys};
 use core::sync::atomic::{AtomicBool, Ordering};
 use libc::{c_int, c_uint};
 
@@ -104,17 +105,61 @@ pub fn sending(fd: c_int, flags: c_int) {
     }
 }
 
+/// A message about to be sent: a socket of ours it carries (`SCM_RIGHTS`) that never connected
+/// or listened becomes TCP first. In the process that receives it the socket is not ours, so an
+/// option MPTCP refuses there could not be answered by a switch (a privilege-separated daemon
+/// passes its listener to a chrooted worker, which sets `IP_TTL`): MPTCP lost is better than an
+/// error TCP would not give. Sockets already TCP (the `listen` mode) are left as they are.
+///
+/// # Safety
+/// `message` is the caller's `msghdr`, read here before the kernel reads it: a pointer the kernel
+/// would refuse with `EFAULT` faults here instead (as with musl, whose `sendmsg` copies it too).
+/// A null pointer is left to the kernel.
+pub unsafe fn sending_descriptors(fd: c_int, message: *const libc::msghdr) {
+    // SAFETY: the caller's message, see above.
+    unsafe {
+        each_sent_descriptor(message, |sent| {
+            if !tracked::is_rewritable(sent) {
+                return;
+            }
+            sys::keeping_errno(|| match switch::to(sent, libc::IPPROTO_TCP) {
+                Ok(()) => info!(
+                    "sendmsg(fd {fd}) gives fd {sent} to another process before it connected or \
+                     listened: fd {sent} is now TCP, so that an option MPTCP refuses there works"
+                ),
+                Err(reason) => info!(
+                    "sendmsg(fd {fd}) gives fd {sent} to another process before it connected or \
+                     listened; it stays MPTCP: {reason}"
+                ),
+            });
+        });
+    }
+}
+
 /// A message sent successfully: sockets it carried (`SCM_RIGHTS`) may be held by another process.
 ///
 /// # Safety
 /// `message` is a `msghdr` the kernel has just read in full (the call succeeded).
 pub unsafe fn sent_descriptors(message: *const libc::msghdr) {
     // SAFETY: the caller says the message and its control data are readable.
+    unsafe { each_sent_descriptor(message, tracked::shared) };
+}
+
+/// Calls `each` with every descriptor number of the `SCM_RIGHTS` messages in `message`'s control
+/// data. A null `message` has none.
+///
+/// # Safety
+/// `message`, if not null, and its control data are readable.
+unsafe fn each_sent_descriptor(message: *const libc::msghdr, mut each: impl FnMut(c_int)) {
+    if message.is_null() {
+        return;
+    }
+    // SAFETY: the caller says the message is readable.
     let message = unsafe { &*message };
     if message.msg_control.is_null() || message.msg_controllen == 0 {
         return;
     }
-    // SAFETY: the CMSG_* walk stays within msg_control/msg_controllen, which the kernel read.
+    // SAFETY: the CMSG_* walk stays within msg_control/msg_controllen, which are readable.
     let mut header = unsafe { libc::CMSG_FIRSTHDR(message) };
     while !header.is_null() {
         // SAFETY: a non-null header from CMSG_FIRSTHDR/CMSG_NXTHDR lies within the control data.
@@ -127,8 +172,7 @@ pub unsafe fn sent_descriptors(message: *const libc::msghdr) {
             let data = unsafe { libc::CMSG_DATA(header) };
             for i in 0..data_len / size_of::<c_int>() {
                 // SAFETY: i is within the data; it may be unaligned, so read it unaligned.
-                let fd = unsafe { data.cast::<c_int>().add(i).read_unaligned() };
-                tracked::shared(fd);
+                each(unsafe { data.cast::<c_int>().add(i).read_unaligned() });
             }
         }
         // SAFETY: as above; returns null past the end.

@@ -5,9 +5,9 @@
 //! `socket`, `setsockopt`, `getsockopt` and `listen` do the work; the others only keep
 //! [`crate::tracked`] true (which numbers hold a socket we may still switch): each adds one
 //! relaxed load to the call when the number is not one of ours (the process-creating ones walk
-//! the table once).
+//! the table once). `chroot` only sets the library up before the filesystem goes.
 
-use crate::{direction, events, rewrite, sockopt, sys};
+use crate::{direction, events, rewrite, setup, sockopt, sys};
 use libc::{c_int, c_uint, c_void, size_t, socklen_t, ssize_t};
 
 /// `socket(2)`, with TCP stream sockets turned into MPTCP ones where the kernel allows.
@@ -169,6 +169,8 @@ pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sendmsg(fd: c_int, message: *const libc::msghdr, flags: c_int) -> ssize_t {
     events::sending(fd, flags);
+    // SAFETY: the caller's message, about to be read by the kernel.
+    unsafe { events::sending_descriptors(fd, message) };
     // SAFETY: the caller's own arguments.
     let sent = unsafe { sys::raw_sendmsg(fd, message, flags) };
     if sent >= 0 {
@@ -190,6 +192,12 @@ pub unsafe extern "C" fn sendmmsg(
     flags: c_int,
 ) -> c_int {
     events::sending(fd, flags);
+    if !messages.is_null() {
+        for i in 0..usize::try_from(count).unwrap_or(0) {
+            // SAFETY: the caller's `count` messages, about to be read by the kernel.
+            unsafe { events::sending_descriptors(fd, &raw const (*messages.add(i)).msg_hdr) };
+        }
+    }
     // SAFETY: the caller's own arguments.
     let sent = unsafe { sys::raw_sendmmsg(fd, messages, count, flags) };
     for i in 0..usize::try_from(sent).unwrap_or(0) {
@@ -225,6 +233,18 @@ pub unsafe extern "C" fn getsockopt(
 ) -> c_int {
     // SAFETY: the caller's own arguments, passed on unchanged.
     unsafe { sockopt::getsockopt(fd, level, name, value, len) }
+}
+
+/// `chroot(2)`: the set-up runs first, while the log companion and a log file can still be
+/// found by their paths (a chrooted worker's first socket comes after it).
+///
+/// # Safety
+/// The caller's contract of `chroot(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn chroot(path: *const libc::c_char) -> c_int {
+    setup::mode();
+    // SAFETY: the caller's own argument.
+    unsafe { sys::raw_chroot(path) }
 }
 
 /// `system(3)`: the child inherits every inheritable socket.

@@ -118,6 +118,7 @@ next_function!(raw_posix_spawnp = c"posix_spawnp"(
     pid: *mut libc::pid_t, file: *const libc::c_char,
     actions: *const libc::posix_spawn_file_actions_t, attributes: *const libc::posix_spawnattr_t,
     argv: *const *mut libc::c_char, envp: *const *mut libc::c_char) -> c_int);
+next_function!(raw_chroot = c"chroot"(path: *const libc::c_char) -> c_int);
 next_function!(raw_sendto = c"sendto"(
     fd: c_int, buffer: *const c_void, len: size_t, flags: c_int,
     address: *const libc::sockaddr, address_len: socklen_t) -> ssize_t);
@@ -362,6 +363,18 @@ pub fn epoll_add(epfd: c_int, fd: c_int, events: u32, data: u64) -> Result<(), E
     let mut event = libc::epoll_event { events, u64: data };
     // SAFETY: `event` is a valid epoll_event for the duration of the call.
     check(unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, &mut event) }).map(drop)
+}
+
+/// The soft limit on descriptor numbers (`RLIMIT_NOFILE`): no call made after it was set returns a
+/// number at or above it.
+pub fn descriptor_limit() -> Result<u64, Errno> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a writable struct rlimit.
+    check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) })?;
+    Ok(limit.rlim_cur)
 }
 
 /// Whether this process has a child (running, stopped or unreaped), which may hold copies of its

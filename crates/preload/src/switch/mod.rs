@@ -14,7 +14,9 @@
 //! 2. **Never started.** It never began to connect or listen (a state the hooks record, not
 //!    `TCP_CLOSE` alone, which also means "connection over"), and the kernel agrees (`TCP_CLOSE`).
 //! 3. **Every reference known.** Every number of this socket in the process is found
-//!    (`/proc/self/fd`) and switched with it; each must itself be known to us. If a reference may
+//!    (`/proc/self/fd`; without `/proc`, by asking every number below the descriptor limit, and
+//!    then no epoll or io_uring descriptor may be open) and switched with it; each must itself
+//!    be known to us. If a reference may
 //!    exist elsewhere (it was inherited by a fork, sent with `SCM_RIGHTS`, or is inheritable while
 //!    this process has children), or the process has an io_uring (whose registered files we
 //!    cannot see), no switch.
@@ -46,7 +48,7 @@ use crate::sys::{self, Errno};
 use crate::tracked::{self, INET6, OURS, SWITCHING, UNCARRIED};
 use carry::{address_bytes, build};
 use libc::{SOL_SOCKET, c_int};
-use references::{References, move_back, move_numbers, register_again, uses_io_uring};
+use references::{References, Sight, move_back, move_numbers, register_again, uses_io_uring};
 
 pub use mptcpize_core::options::{Label, carried, option_name};
 
@@ -69,6 +71,9 @@ pub enum NotSwitched {
     Shared,
     /// The process has an io_uring, whose registered files we cannot see.
     IoUring,
+    /// `/proc` cannot be read and an epoll, io_uring or other anonymous-inode descriptor is open,
+    /// which may hold the socket where we cannot look.
+    Unseen,
     /// The socket was made in another network namespace or by another user than the one the
     /// new socket would be made in or by.
     Context,
@@ -93,6 +98,9 @@ impl core::fmt::Display for NotSwitched {
             NotSwitched::Uncarried => "an option set on it cannot be carried",
             NotSwitched::Shared => "another descriptor or process may hold it",
             NotSwitched::IoUring => "the process uses io_uring",
+            NotSwitched::Unseen => {
+                "/proc cannot be read and an epoll or io_uring descriptor may hold it"
+            }
             NotSwitched::Context => "it was made in another network namespace or by another user",
             NotSwitched::Epoll => "its epoll registration cannot be moved",
             NotSwitched::Option(name) => return write!(out, "{name} cannot be carried"),
@@ -139,12 +147,11 @@ pub fn to(fd: c_int, protocol: c_int) -> Result<(), NotSwitched> {
         return Err(NotSwitched::Started);
     }
     // Rule 3: every reference known.
-    let inode = sys::stat(fd)?.st_ino;
-    let references = References::find(inode)?;
+    let (references, sight) = References::find(&sys::stat(fd)?)?;
     if !references.numbers().contains(&fd) {
         return Err(NotSwitched::NotOurs);
     }
-    if uses_io_uring()? {
+    if sight == Sight::Proc && uses_io_uring()? {
         return Err(NotSwitched::IoUring);
     }
     let mut inheritable = false;

@@ -2,6 +2,12 @@
 //! registrations, found in `/proc/self/fd` and `/proc/self/fdinfo`, moved to the new socket (and
 //! back on a failure); and whether the process has an io_uring, whose registered files nobody can
 //! see.
+//!
+//! Where `/proc` cannot be read (a chroot without it, a mount namespace where it is not mounted),
+//! the numbers are found by asking every number below the descriptor limit for its device and
+//! inode (`fstat`, which every system call filter lets through). Registrations cannot be read
+//! there: any descriptor of an anonymous inode (epoll, io_uring, eventfd, timerfd…) rules the
+//! switch out, as it may hold the socket where we cannot look.
 
 use super::NotSwitched;
 use super::text::{fdinfo_path, move_to_start, parse_decimal, parse_hex, socket_link};
@@ -103,6 +109,15 @@ struct Registration {
     data: u64,
 }
 
+/// How the references were found.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sight {
+    /// In `/proc/self`: numbers, epoll registrations, and io_uring mappings can be seen.
+    Proc,
+    /// By asking every number: no anonymous inode is open, so no epoll or io_uring either.
+    Scan,
+}
+
 /// Every reference to one socket in this process: its numbers and epoll registrations.
 pub(super) struct References {
     numbers: [c_int; MAX_NUMBERS],
@@ -122,19 +137,55 @@ impl References {
             .unwrap_or_default()
     }
 
-    /// Reads `/proc/self/fd` (and the fdinfo of each epoll instance) for socket `inode`.
-    pub(super) fn find(inode: u64) -> Result<References, NotSwitched> {
-        let mut found = References {
+    fn none() -> References {
+        References {
             numbers: [0; MAX_NUMBERS],
             number_count: 0,
             registrations: [Registration::default(); MAX_REGISTRATIONS],
             registration_count: 0,
-        };
+        }
+    }
+
+    /// Every reference to the socket `socket` (its `fstat`): from `/proc/self/fd` (and the fdinfo
+    /// of each epoll instance), or where that cannot be opened, by [`References::scan`]. Says
+    /// which way it looked.
+    pub(super) fn find(socket: &libc::stat) -> Result<(References, Sight), NotSwitched> {
+        match sys::open_read(c"/proc/self/fd", libc::O_DIRECTORY) {
+            Ok(directory) => Ok((References::read(&directory, socket.st_ino)?, Sight::Proc)),
+            Err(_) => Ok((References::scan(socket)?, Sight::Scan)),
+        }
+    }
+
+    /// Without `/proc`: every number below the descriptor limit, by device and inode. An
+    /// anonymous inode (an epoll instance or an io_uring among them) rules the switch out.
+    fn scan(socket: &libc::stat) -> Result<References, NotSwitched> {
+        let limit = sys::descriptor_limit()?.min(crate::tracked::TRACKED_FDS as u64);
+        let mut found = References::none();
+        for number in 0..c_int::try_from(limit).unwrap_or(c_int::MAX) {
+            let Ok(stat) = sys::stat(number) else {
+                continue; // not open
+            };
+            if stat.st_dev == socket.st_dev && stat.st_ino == socket.st_ino {
+                *found
+                    .numbers
+                    .get_mut(found.number_count)
+                    .ok_or(NotSwitched::Shared)? = number;
+                found.number_count += 1;
+            } else if stat.st_mode & libc::S_IFMT == 0 {
+                return Err(NotSwitched::Unseen);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Reads `/proc/self/fd` (open as `directory`) and the fdinfo of each epoll instance for
+    /// socket `inode`.
+    fn read(directory: &sys::OwnedFd, inode: u64) -> Result<References, NotSwitched> {
+        let mut found = References::none();
         let mut epolls = [0 as c_int; MAX_EPOLLS];
         let mut epoll_count = 0;
         let mut wanted = [0u8; 32];
         let wanted = socket_link(inode, &mut wanted);
-        let directory = sys::open_read(c"/proc/self/fd", libc::O_DIRECTORY)?;
         let mut entries = [0u8; 4096];
         loop {
             let len = sys::directory_entries(directory.0, &mut entries)?;
