@@ -43,6 +43,7 @@ PACKAGES=(
 	mptcpize        # bench.sh: the peer, Debian's mptcpize (libmptcpwrap)
 	vsftpd          # the compatibility matrix: an FTP daemon (SO_OOBINLINE on accepted sockets)
 	openbsd-inetd   # ... and an inetd, which runs inetutils' ftpd (unpacked below)
+	openbgpd        # ... and a privilege-separated, chrooted BGP daemon (its user made below)
 )
 
 # inetutils' ftpd for the inetd row of the compatibility matrix, unpacked into target/tools (its
@@ -55,6 +56,13 @@ install_inetutils_ftpd() {
 	mkdir -p "$dir/root"
 	(cd "$dir" && apt-get download -qq inetutils-ftpd 2>/dev/null)
 	dpkg-deb -x "$dir"/inetutils-ftpd_*.deb "$dir/root"
+}
+
+# OpenBGPD's unprivileged user, which its package leaves to systemd-sysusers at boot.
+add_openbgpd_user() {
+	id _openbgpd >/dev/null 2>&1 && return 0
+	echo "test-deps.sh: adding openbgpd's user (systemd-sysusers)" >&2
+	systemd-sysusers /usr/lib/sysusers.d/openbgpd.conf
 }
 
 # A Go toolchain for the Go tests (Go makes its own sockets: GODEBUG, not LD_PRELOAD, reaches it).
@@ -87,6 +95,7 @@ if [ ${#missing[@]} -eq 0 ]; then
 	install_go
 	install_cargo_deb
 	install_inetutils_ftpd
+	add_openbgpd_user
 	exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
@@ -99,3 +108,4 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
 install_go
 install_cargo_deb
 install_inetutils_ftpd
+add_openbgpd_user

@@ -121,7 +121,10 @@ mod tests {
 
     #[test]
     fn every_answered_option_has_its_own_bit() {
-        assert!(ANSWERED.len() <= (Flags::BITS - ANSWERED_SHIFT) as usize);
+        assert!(
+            ANSWERED.len() < (Flags::BITS - ANSWERED_SHIFT) as usize,
+            "the top bit is FORKED"
+        );
         let mut seen: Flags = 0;
         for &(level, name) in ANSWERED {
             let bit = answered_bit(level, name).unwrap();

@@ -119,19 +119,21 @@ pub unsafe fn sending_descriptors(fd: c_int, message: *const libc::msghdr) {
     // SAFETY: the caller's message, see above.
     unsafe {
         each_sent_descriptor(message, |sent| {
-            if !tracked::is_rewritable(sent) {
+            if !tracked::leaving_rewritable(tracked::flags(sent)) {
                 return;
             }
-            sys::keeping_errno(|| match switch::to(sent, libc::IPPROTO_TCP) {
-                Ok(()) => info!(
-                    "sendmsg(fd {fd}) gives fd {sent} to another process before it connected or \
+            sys::keeping_errno(
+                || match switch::to_before_leaving(sent, libc::IPPROTO_TCP) {
+                    Ok(()) => info!(
+                        "sendmsg(fd {fd}) gives fd {sent} to another process before it connected or \
                      listened: fd {sent} is now TCP, so that an option MPTCP refuses there works"
-                ),
-                Err(reason) => info!(
-                    "sendmsg(fd {fd}) gives fd {sent} to another process before it connected or \
+                    ),
+                    Err(reason) => info!(
+                        "sendmsg(fd {fd}) gives fd {sent} to another process before it connected or \
                      listened; it stays MPTCP: {reason}"
-                ),
-            });
+                    ),
+                },
+            );
         });
     }
 }

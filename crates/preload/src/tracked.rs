@@ -23,8 +23,9 @@
 //! - `close()`, `close_range()`, `closefrom()`, and `dup2()`/`dup3()` onto a number clear its
 //!   flags: a reused number starts unknown; `dup()`/`dup2()`/`dup3()` pin the socket under both
 //!   numbers (two numbers could each carry settings the other does not know of);
-//! - `system()`, `popen()`, `posix_spawn()`, `posix_spawnp()` and `fork()` pin every socket:
-//!   a child may inherit them;
+//! - `system()`, `popen()`, `posix_spawn()`, `posix_spawnp()` and `fork()` set [`FORKED`] on
+//!   every socket that had not started: a child may inherit them (only a socket on its way out of
+//!   the process, with proof that no child holds it, is switched then);
 //! - `setsockopt()` of an option the switch cannot carry sets [`UNCARRIED`]; any option set
 //!   while a switch is under way sets [`CHANGED`].
 //!
@@ -70,7 +71,11 @@ pub const COMMITTED: Flags = 128;
 /// refused (see [`crate::established::ANSWERED`]): bit `ANSWERED_SHIFT + i` for entry `i`.
 pub const ANSWERED_SHIFT: u32 = 16;
 /// Every answered bit: what an accepted socket inherits from its listener.
-pub const ANSWERED_BITS: Flags = !0 << ANSWERED_SHIFT;
+pub const ANSWERED_BITS: Flags = !0 << ANSWERED_SHIFT & !FORKED;
+/// The process forked (or spawned) while the socket was ours and had not started: a child may
+/// hold it. Never switched, except on its way out of the process (`SCM_RIGHTS`) when no
+/// descendant holds it ([`leaving_rewritable`]).
+pub const FORKED: Flags = 1 << 63;
 
 static STATE: [AtomicU64; TRACKED_FDS] = [const { AtomicU64::new(0) }; TRACKED_FDS];
 /// One above the highest number ever recorded: bounds [`forget_all`] and [`closed_range`].
@@ -185,6 +190,12 @@ pub fn flags(fd: c_int) -> Flags {
 
 /// Whether flags allow a switch: ours, never started or shared, every setting carried.
 pub fn rewritable(flags: Flags) -> bool {
+    flags & (OURS | PINNED | UNCARRIED | FORKED) == OURS
+}
+
+/// Whether flags allow a switch of a socket about to leave the process: as [`rewritable`], but
+/// one a child may hold too (the switch then proves that none does).
+pub fn leaving_rewritable(flags: Flags) -> bool {
     flags & (OURS | PINNED | UNCARRIED) == OURS
 }
 
@@ -269,12 +280,15 @@ pub fn duplicated(old: c_int, new: c_int) {
     }
 }
 
-/// Another process may now hold every socket we know of (`fork()`): none may be switched.
+/// Another process may now hold every socket we know of (`fork()`): none may be switched. A
+/// switch under way sees the change and does not commit.
 pub fn forget_all() {
     let end = HIGH_WATER.load(Ordering::Relaxed).min(TRACKED_FDS);
     for state in &STATE[..end] {
-        if state.load(Ordering::Relaxed) & (OURS | PINNED) == OURS {
-            state.fetch_or(PINNED, Ordering::SeqCst);
+        let flags = state.load(Ordering::Relaxed);
+        if flags & (OURS | PINNED) == OURS {
+            let switching = if flags & SWITCHING != 0 { CHANGED } else { 0 };
+            state.fetch_or(FORKED | switching, Ordering::SeqCst);
         }
     }
 }
@@ -284,8 +298,9 @@ pub fn shared(fd: c_int) {
     started(fd);
 }
 
-/// Marks `fd` as being switched; false when it may not be or a switch is already under way.
-pub fn begin_switch(fd: c_int) -> bool {
+/// Marks `fd` as being switched; false when it may not be (by `allowed`) or a switch is already
+/// under way.
+pub fn begin_switch(fd: c_int, allowed: fn(Flags) -> bool) -> bool {
     let Some(state) = cell(fd) else {
         return false;
     };
@@ -293,7 +308,7 @@ pub fn begin_switch(fd: c_int) -> bool {
     if before & SWITCHING != 0 {
         return false;
     }
-    if !rewritable(before) {
+    if !allowed(before) {
         state.fetch_and(!SWITCHING, Ordering::SeqCst);
         return false;
     }
@@ -330,12 +345,12 @@ mod tests {
         // Started: never again, still ours, and the caller learns of a switch under way.
         opened(5, true, true);
         assert_eq!(flags(5), OURS | INET6);
-        assert!(begin_switch(5));
-        assert!(!begin_switch(5), "one switch at a time");
+        assert!(begin_switch(5, rewritable));
+        assert!(!begin_switch(5, rewritable), "one switch at a time");
         assert_eq!(started(5), OURS | INET6 | SWITCHING);
         end_switch(5);
         assert_eq!(flags(5), OURS | INET6 | PINNED);
-        assert!(!begin_switch(5));
+        assert!(!begin_switch(5, rewritable));
         // Duplicates pin both numbers; close and close_range forget what is known.
         opened(6, true, false);
         duplicated(6, 9);
@@ -348,7 +363,7 @@ mod tests {
         opened(12, true, false);
         changed(12);
         assert_eq!(flags(12), OURS);
-        assert!(begin_switch(12));
+        assert!(begin_switch(12, rewritable));
         changed(12);
         assert_ne!(flags(12) & CHANGED, 0);
         end_switch(12);
@@ -356,13 +371,19 @@ mod tests {
         // An uncarried option rules a switch out.
         opened(10, true, false);
         uncarried(10);
-        assert!(!begin_switch(10));
-        // fork: nothing known may be switched.
+        assert!(!begin_switch(10, rewritable));
+        // fork: nothing known may be switched, but on its way out with proof (FORKED); a switch
+        // under way sees the fork.
         opened(11, true, false);
         opened(70_001, true, false);
+        opened(13, true, false);
+        assert!(begin_switch(13, rewritable));
         forget_all();
         assert!(!is_rewritable(11) && !is_rewritable(70_001));
-        assert_eq!(flags(11), OURS | PINNED);
+        assert_eq!(flags(11), OURS | FORKED);
+        assert!(leaving_rewritable(flags(11)));
+        assert!(!commit_switch(13));
+        end_switch(13);
         // accept(): a connection on our listener is ours, started, with the listener's family
         // and answered bits; on another listener the number starts unknown.
         let answered = 1 << ANSWERED_SHIFT;
@@ -376,14 +397,14 @@ mod tests {
         // connect()/listen(): inside for the length of the call; a switch that had not committed
         // when one began never commits, one that had is not undone by it.
         opened(23, true, false);
-        assert!(begin_switch(23));
+        assert!(begin_switch(23, rewritable));
         assert_eq!(entering(23) & (SWITCHING | COMMITTED), SWITCHING);
         assert!(!commit_switch(23), "a connect() began: no commit");
         inside(23, false);
         assert_eq!(flags(23) & INSIDE, 0);
         end_switch(23);
         opened(24, true, false);
-        assert!(begin_switch(24));
+        assert!(begin_switch(24, rewritable));
         assert!(commit_switch(24));
         assert_ne!(entering(24) & COMMITTED, 0);
         end_switch(24);

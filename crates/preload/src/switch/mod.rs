@@ -16,10 +16,11 @@
 //! 3. **Every reference known.** Every number of this socket in the process is found
 //!    (`/proc/self/fd`; without `/proc`, by asking every number below the descriptor limit, and
 //!    then no epoll or io_uring descriptor may be open) and switched with it; each must itself
-//!    be known to us. If a reference may
-//!    exist elsewhere (it was inherited by a fork, sent with `SCM_RIGHTS`, or is inheritable while
-//!    this process has children), or the process has an io_uring (whose registered files we
-//!    cannot see), no switch.
+//!    be known to us. If a reference may exist elsewhere (it was inherited by a fork, sent with
+//!    `SCM_RIGHTS`, or is inheritable while this process has children), or the process has an
+//!    io_uring (whose registered files we cannot see), no switch. One exception, for a socket
+//!    about to be sent to another process ([`to_before_leaving`]): one that existed at a fork may
+//!    go if it is close-on-exec and no descendant holds it ([`descendants`]).
 //! 4. **Everything carried** (by [`carry`]). Readable options of socket(7), tcp(7), and ip(7) or
 //!    ipv6(7) by the socket's family (mptcpize-core's `options::CARRIED`), each read back from
 //!    the new socket to prove it took; owner and signal (`F_GETOWN_EX`, `F_GETSIG`); file status
@@ -41,11 +42,12 @@
 //! that takes, without allocating.
 
 mod carry;
+mod descendants;
 mod references;
 mod text;
 
 use crate::sys::{self, Errno};
-use crate::tracked::{self, INET6, OURS, SWITCHING, UNCARRIED};
+use crate::tracked::{self, FORKED, INET6, OURS, SWITCHING, UNCARRIED};
 use carry::{address_bytes, build};
 use libc::{SOL_SOCKET, c_int};
 use references::{References, Sight, move_back, move_numbers, register_again, uses_io_uring};
@@ -105,7 +107,12 @@ impl core::fmt::Display for NotSwitched {
             NotSwitched::Epoll => "its epoll registration cannot be moved",
             NotSwitched::Option(name) => return write!(out, "{name} cannot be carried"),
             NotSwitched::Kernel(errno) => {
-                return write!(out, "a step failed ({})", sys::errno_name(errno));
+                let name = sys::errno_name(errno);
+                return if name.0 == "errno" {
+                    write!(out, "a step failed (errno {errno})")
+                } else {
+                    write!(out, "a step failed ({name})")
+                };
             }
         })
     }
@@ -127,11 +134,27 @@ pub fn remembered_bit(level: c_int, name: c_int) -> Option<tracked::Flags> {
 /// Puts a socket of `protocol` behind `fd` (and every other number of the same socket) when the
 /// program cannot tell; otherwise `fd` is untouched and the reason is returned.
 pub fn to(fd: c_int, protocol: c_int) -> Result<(), NotSwitched> {
+    switch(fd, protocol, tracked::rewritable)
+}
+
+/// As [`to`], for a socket about to be sent to another process (`SCM_RIGHTS`): one that existed
+/// at a `fork()` may be switched too, if it is close-on-exec under every number and no
+/// descendant of this process holds it.
+pub fn to_before_leaving(fd: c_int, protocol: c_int) -> Result<(), NotSwitched> {
+    switch(fd, protocol, tracked::leaving_rewritable)
+}
+
+fn switch(
+    fd: c_int,
+    protocol: c_int,
+    allowed: fn(tracked::Flags) -> bool,
+) -> Result<(), NotSwitched> {
     // Rule 1 (and 5: one switch at a time).
-    if !tracked::begin_switch(fd) {
+    if !tracked::begin_switch(fd, allowed) {
         return Err(refusal_from_flags(tracked::flags(fd)));
     }
     let _switching = Switching(fd);
+    let forked = tracked::flags(fd) & FORKED != 0;
     let inet6 = tracked::flags(fd) & INET6 != 0;
     let domain = sys::get_int_option(fd, SOL_SOCKET, libc::SO_DOMAIN)?;
     let ty = sys::get_int_option(fd, SOL_SOCKET, libc::SO_TYPE)?;
@@ -162,6 +185,10 @@ pub fn to(fd: c_int, protocol: c_int) -> Result<(), NotSwitched> {
         inheritable |= sys::fcntl_get(number, libc::F_GETFD)? & libc::FD_CLOEXEC == 0;
     }
     if inheritable && sys::has_children() {
+        return Err(NotSwitched::Shared);
+    }
+    // A socket that existed at a fork, on its way out: close-on-exec, and no descendant holds it.
+    if forked && (inheritable || sight != Sight::Proc || !descendants::let_go(inode_of(fd)?)?) {
         return Err(NotSwitched::Shared);
     }
     // Rule 4: a new socket with everything carried.
@@ -198,10 +225,17 @@ pub fn to(fd: c_int, protocol: c_int) -> Result<(), NotSwitched> {
     Ok(())
 }
 
+/// The inode of the socket behind `fd`.
+fn inode_of(fd: c_int) -> Result<u64, NotSwitched> {
+    Ok(sys::stat(fd)?.st_ino)
+}
+
 /// Why [`tracked::begin_switch`] said no.
 fn refusal_from_flags(flags: tracked::Flags) -> NotSwitched {
     if flags & OURS == 0 {
         NotSwitched::NotOurs
+    } else if flags & FORKED != 0 && flags & tracked::PINNED == 0 {
+        NotSwitched::Shared
     } else if flags & SWITCHING != 0 {
         NotSwitched::Busy
     } else if flags & UNCARRIED != 0 {

@@ -46,6 +46,41 @@ pub(super) fn fdinfo_path(fd: c_int, buffer: &mut [u8; 40]) -> &CStr {
         .unwrap_or(c"/proc/self/fdinfo/")
 }
 
+/// `/proc/PID/SUFFIX`, or `/proc/PID/task/TID/SUFFIX` with a thread (PID 0: `self`),
+/// NUL-terminated, written into `buffer`; `None` when it does not fit.
+pub(super) fn process_path<'a>(
+    pid: u64,
+    thread: Option<u64>,
+    suffix: &[u8],
+    buffer: &'a mut [u8; 64],
+) -> Option<&'a CStr> {
+    let mut len = 0;
+    let mut put = |bytes: &[u8]| -> Option<()> {
+        buffer
+            .get_mut(len..len + bytes.len())?
+            .copy_from_slice(bytes);
+        len += bytes.len();
+        Some(())
+    };
+    let mut digits = [0u8; 20];
+    put(b"/proc/")?;
+    if pid == 0 {
+        put(b"self")?;
+    } else {
+        let count = write_decimal(pid, &mut digits);
+        put(digits.get(..count)?)?;
+    }
+    if let Some(thread) = thread {
+        put(b"/task/")?;
+        let count = write_decimal(thread, &mut digits);
+        put(digits.get(..count)?)?;
+    }
+    put(b"/")?;
+    put(suffix)?;
+    put(b"\0")?;
+    CStr::from_bytes_with_nul(buffer.get(..len)?).ok()
+}
+
 /// Writes `value` in decimal at the start of `out` (which holds at least 20 bytes: a shorter
 /// one gets the leading digits); its length.
 fn write_decimal(mut value: u64, out: &mut [u8]) -> usize {
@@ -107,5 +142,19 @@ mod tests {
             fdinfo_path(1_048_575, &mut path),
             c"/proc/self/fdinfo/1048575"
         );
+        let mut path = [0u8; 64];
+        assert_eq!(
+            process_path(0, None, b"task", &mut path),
+            Some(c"/proc/self/task")
+        );
+        assert_eq!(
+            process_path(4242, None, b"fd", &mut path),
+            Some(c"/proc/4242/fd")
+        );
+        assert_eq!(
+            process_path(0, Some(77), b"children", &mut path),
+            Some(c"/proc/self/task/77/children")
+        );
+        assert_eq!(process_path(7, None, &[b'x'; 60], &mut path), None);
     }
 }
