@@ -1,10 +1,11 @@
 //! Hardened daemons, each run without the library first (`tests/helpers/privsep.py`): a
 //! privileged parent binds a listener and passes it (`SCM_RIGHTS`) to a worker chrooted where
-//! there is no `/proc` (a forked child, or another program), which sets the hop limit MPTCP
+//! there is no `/proc` (a forked child, or another program; or it execs the worker, which keeps
+//! the socket), which sets the hop limit MPTCP
 //! refuses (`IP_TTL`/`IPV6_UNICAST_HOPS` 255, BGP's TTL security) and listens; and clients that
 //! bind, set the hop limit and connect where `/proc` cannot be read: in a chroot, in a mount
 //! namespace with `/proc` unmounted, and (as an unprivileged user) under `hidepid=2`. IPv4 and
-//! IPv6, MPTCP on and off in the namespace. Every fact but the protocol is the one the run without
+//! IPv6, the on, listen and connect modes, MPTCP on and off in the namespace. Every fact but the protocol is the one the run without
 //! the library reported; the kernel says which connections were MPTCP.
 
 mod common;
@@ -22,7 +23,7 @@ fn without_protocols(run: &Run, name: &str) -> String {
 #[test]
 fn a_listener_passed_to_a_chrooted_worker_works_as_without_the_library() {
     for family in ["4", "6"] {
-        for how in ["fork", "handover"] {
+        for how in ["fork", "handover", "exec"] {
             let run = in_netns(
                 r#"
 mkdir "$WORK/root"
@@ -44,7 +45,9 @@ scenario() { # NAME ENV... (none: without the library)
 	fact "$name switched" "$(grep -c 'is now TCP' "$WORK/server.err" || true)"
 }
 scenario plain
-scenario library LD_PRELOAD="$LIB" MPTCPIZE=on MPTCPIZE_LOG=info
+for mode in on listen connect; do
+	scenario "library $mode" LD_PRELOAD="$LIB" MPTCPIZE=$mode MPTCPIZE_LOG=info
+done
 sysctl -qw net.mptcp.enabled=0
 scenario "plain, MPTCP off"
 scenario "library, MPTCP off" LD_PRELOAD="$LIB" MPTCPIZE=on MPTCPIZE_LOG=info
@@ -63,16 +66,33 @@ scenario "library, MPTCP off" LD_PRELOAD="$LIB" MPTCPIZE=on MPTCPIZE_LOG=info
             ] {
                 assert!(plain.contains(expected), "{expected}: {case}");
             }
-            for name in ["library", "plain, MPTCP off", "library, MPTCP off"] {
+            for name in [
+                "library on",
+                "library listen",
+                "library connect",
+                "plain, MPTCP off",
+                "library, MPTCP off",
+            ] {
                 assert_eq!(without_protocols(&run, name), plain, "{name}: {case}");
                 assert_eq!(run.fact(&format!("{name} warnings")), "0", "{case}");
             }
-            // The listener became TCP before it left the parent, and the log says so.
-            assert_eq!(run.fact("library switched"), "1", "{case}");
-            assert!(
-                run.fact("library").contains("plain protocol: 262"),
-                "{case}"
-            );
+            // The listener became TCP before it left (in the listen mode it was TCP), and the log
+            // says so; the client's own plain socket is MPTCP where its mode makes it so.
+            for (mode, switched, client_protocol) in [
+                ("on", "1", "262"),
+                ("listen", "0", "6"),
+                ("connect", "1", "262"),
+            ] {
+                let name = format!("library {mode}");
+                assert_eq!(
+                    run.fact(&format!("{name} switched")),
+                    switched,
+                    "{name}: {case}"
+                );
+                let facts = run.fact(&name);
+                let expected = format!("plain protocol: {client_protocol}");
+                assert!(facts.contains(&expected), "{name}: {case}");
+            }
         }
     }
 }
@@ -117,7 +137,9 @@ scenario() { # NAME ENV... (none: without the library)
 }
 chmod 755 "$WORK" "$WORK/root"
 scenario plain
-scenario library LD_PRELOAD="$LIB" MPTCPIZE=on MPTCPIZE_LOG=info
+for mode in on listen connect; do
+	scenario "library $mode" LD_PRELOAD="$LIB" MPTCPIZE=$mode MPTCPIZE_LOG=info
+done
 sysctl -qw net.mptcp.enabled=0
 scenario "plain, MPTCP off"
 scenario "library, MPTCP off" LD_PRELOAD="$LIB" MPTCPIZE=on MPTCPIZE_LOG=info
@@ -136,17 +158,40 @@ scenario "library, MPTCP off" LD_PRELOAD="$LIB" MPTCPIZE=on MPTCPIZE_LOG=info
             ] {
                 assert!(plain.contains(&expected), "{expected}: {case}");
             }
-            for name in ["library", "plain, MPTCP off", "library, MPTCP off"] {
+            for name in [
+                "library on",
+                "library listen",
+                "library connect",
+                "plain, MPTCP off",
+                "library, MPTCP off",
+            ] {
                 assert_eq!(without_protocols(&run, name), plain, "{name}: {case}");
                 assert_eq!(run.fact(&format!("{name} warnings")), "0", "{case}");
             }
             // The hop-limited socket became TCP (one log line); the plain one is MPTCP, and the
-            // kernel saw exactly one MP_CAPABLE handshake complete.
-            let library = run.fact("library");
-            assert!(library.contains("hop-limited protocol: 6"), "{case}");
-            assert!(library.contains("plain protocol: 262"), "{case}");
-            assert_eq!(run.fact("library switched"), "1", "{case}");
-            assert_eq!(run.number("library synack_rx"), 1, "{case}");
+            // kernel saw exactly one MP_CAPABLE handshake complete (none where the mode keeps the
+            // client, listen, or the echo server, connect, on TCP).
+            for (mode, switched, plain_protocol, handshakes) in [
+                ("on", "1", "262", 1),
+                ("listen", "0", "6", 0),
+                ("connect", "1", "262", 0),
+            ] {
+                let name = format!("library {mode}");
+                let library = run.fact(&name);
+                assert!(
+                    library.contains("hop-limited protocol: 6"),
+                    "{name}: {case}"
+                );
+                let expected = format!("plain protocol: {plain_protocol}");
+                assert!(library.contains(&expected), "{name}: {case}");
+                assert_eq!(
+                    run.fact(&format!("{name} switched")),
+                    switched,
+                    "{name}: {case}"
+                );
+                let counted = run.number(&format!("{name} synack_rx"));
+                assert_eq!(counted, handshakes, "{name}: {case}");
+            }
             assert_eq!(run.number("plain synack_rx"), 0, "{case}");
         }
     }

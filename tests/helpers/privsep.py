@@ -7,12 +7,13 @@ prints lines of "name: value" facts; the test compares them with the same run wi
 does: MPTCP refuses both on a socket that has not connected.
 
 usage:
-  privsep.py serve FAMILY PORT ROOT [fork|handover]
+  privsep.py serve FAMILY PORT ROOT [fork|handover|exec]
       A privileged parent makes the listening socket and binds it; a worker receives it over a
       UNIX socket (SCM_RIGHTS), chroots into ROOT (an empty directory: no /proc), sets the hop
       limit, listens, and echoes two connections. fork: the worker is a forked child, made before
       the socket; handover: the worker is another program (this one, run again), as with a
-      privileged port binder. Prints "ready" once the worker listens.
+      privileged port binder; exec: this program binds, then execs the worker, which keeps the
+      socket (not close-on-exec) and chroots. Prints "ready" once the worker listens.
   privsep.py connect FAMILY PORT ROOT
       Chroots into ROOT, then connects twice: a socket bound first with the hop limit set (as a
       BGP speaker does), and a plain one; each sends a payload and checks the echo. ROOT "-"
@@ -69,23 +70,47 @@ def echo_one(listener):
 
 
 def worker(channel, fam, root):
-    """Receives the listener, chroots, sets the hop limit, listens, echoes two connections."""
+    """Receives the listener, then works as run_worker."""
     os.chroot(root)
     os.chdir("/")
-    fact("worker sees /proc", os.path.exists("/proc/self/fd"))
     _, fds, _, _ = socket.recv_fds(channel, 16, 1)
-    listener = socket.socket(fam, socket.SOCK_STREAM, 0, fileno=fds[0])
+    run_worker(fds[0], fam, lambda: channel.send(b"L"))
+
+
+def run_worker(fd, fam, listening):
+    """In the chroot: sets the hop limit on listener fd, listens, echoes two connections."""
+    fact("worker sees /proc", os.path.exists("/proc/self/fd"))
+    listener = socket.socket(fam, socket.SOCK_STREAM, 0, fileno=fd)
     fact("worker hop limit", hop_limit(listener, fam))
     try:
         listener.listen(8)
     except OSError as error:
         fact("worker listen", f"errno {error.errno}")
         return
-    channel.send(b"L")
+    listening()
     fact("worker echoed", echo_one(listener) + echo_one(listener))
 
 
+def exec_worker(fam, port, root):
+    """Binds, then execs the worker program, which keeps the socket (not close-on-exec)."""
+    listener = socket.socket(fam, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((loopback(fam), port))
+    listener.set_inheritable(True)
+    fd = str(listener.detach())
+    script = os.path.abspath(__file__)
+    os.execv(sys.executable, [sys.executable, script, "inherited", str(fam.value), fd, root])
+
+
+def inherited(fam_value, fd, root):
+    os.chroot(root)
+    os.chdir("/")
+    run_worker(int(fd), socket.AddressFamily(int(fam_value)), lambda: print("ready", flush=True))
+
+
 def serve(fam, port, root, how):
+    if how == "exec":
+        exec_worker(fam, port, root)
     if how == "fork":
         parent_end, worker_end = socket.socketpair()
         pid = os.fork()
@@ -180,7 +205,9 @@ def echo(fam, port, count):
 def main(argv):
     if len(argv) >= 4 and argv[0] == "worker":
         handover_worker(argv[1], argv[2], argv[3])
-    elif len(argv) == 5 and argv[0] == "serve" and argv[4] in ("fork", "handover"):
+    elif len(argv) == 4 and argv[0] == "inherited":
+        inherited(argv[1], argv[2], argv[3])
+    elif len(argv) == 5 and argv[0] == "serve" and argv[4] in ("fork", "handover", "exec"):
         serve(family(argv[1]), int(argv[2]), argv[3], argv[4])
     elif len(argv) == 4 and argv[0] == "connect":
         connect(family(argv[1]), int(argv[2]), argv[3])

@@ -106,10 +106,7 @@ pub fn sending(fd: c_int, flags: c_int) {
 }
 
 /// A message about to be sent: a socket of ours it carries (`SCM_RIGHTS`) that never connected
-/// or listened becomes TCP first. In the process that receives it the socket is not ours, so an
-/// option MPTCP refuses there could not be answered by a switch (a privilege-separated daemon
-/// passes its listener to a chrooted worker, which sets `IP_TTL`): MPTCP lost is better than an
-/// error TCP would not give. Sockets already TCP (the `listen` mode) are left as they are.
+/// or listened becomes TCP first ([`leaving`]).
 ///
 /// # Safety
 /// `message` is the caller's `msghdr`, read here before the kernel reads it: a pointer the kernel
@@ -117,25 +114,63 @@ pub fn sending(fd: c_int, flags: c_int) {
 /// A null pointer is left to the kernel.
 pub unsafe fn sending_descriptors(fd: c_int, message: *const libc::msghdr) {
     // SAFETY: the caller's message, see above.
-    unsafe {
-        each_sent_descriptor(message, |sent| {
-            if !tracked::leaving_rewritable(tracked::flags(sent)) {
-                return;
-            }
-            sys::keeping_errno(
-                || match switch::to_before_leaving(sent, libc::IPPROTO_TCP) {
-                    Ok(()) => info!(
-                        "sendmsg(fd {fd}) gives fd {sent} to another process before it connected or \
-                     listened: fd {sent} is now TCP, so that an option MPTCP refuses there works"
-                    ),
-                    Err(reason) => info!(
-                        "sendmsg(fd {fd}) gives fd {sent} to another process before it connected or \
-                     listened; it stays MPTCP: {reason}"
-                    ),
-                },
-            );
-        });
+    unsafe { each_sent_descriptor(message, |sent| leaving(sent, Way::Sent(fd))) };
+}
+
+/// `exec*()`: the new program keeps every socket that is not close-on-exec, but its copy of the
+/// library never made them; each of ours that never connected or listened becomes TCP first
+/// ([`leaving`]).
+pub fn executing() {
+    tracked::each_leaving(|fd| {
+        let inherited = sys::keeping_errno(|| sys::fcntl_get(fd, libc::F_GETFD))
+            .is_ok_and(|fd_flags| fd_flags & libc::FD_CLOEXEC == 0);
+        if inherited {
+            leaving(fd, Way::Exec);
+        }
+    });
+}
+
+/// How a socket leaves our sight.
+#[derive(Clone, Copy)]
+enum Way {
+    /// Sent with `SCM_RIGHTS` over this descriptor.
+    Sent(c_int),
+    /// Kept across `exec`.
+    Exec,
+}
+
+impl core::fmt::Display for Way {
+    fn fmt(&self, out: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Way::Sent(over) => write!(out, "sendmsg(fd {over}) gives it to another process"),
+            Way::Exec => out.write_str("exec keeps it for the new program"),
+        }
     }
+}
+
+/// Socket `fd` leaves the process that made it (or this image of it) before it connected or
+/// listened. Where it goes, it is not ours, so an option MPTCP refuses there could not be
+/// answered by a switch (a privilege-separated daemon passes its listener to a chrooted worker,
+/// which sets `IP_TTL`): an MPTCP socket of ours becomes TCP now, if that is invisible. MPTCP
+/// lost is better than an error TCP would not give. The log says which happened.
+fn leaving(fd: c_int, way: Way) {
+    if !tracked::leaving_rewritable(tracked::flags(fd)) {
+        return;
+    }
+    sys::keeping_errno(|| {
+        if sys::get_int_option(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL) != Ok(libc::IPPROTO_MPTCP) {
+            return; // already TCP (the listen mode)
+        }
+        match switch::to_before_leaving(fd, libc::IPPROTO_TCP) {
+            Ok(()) => info!(
+                "fd {fd} had not connected or listened and {way}: it is now TCP, so that an \
+                 option MPTCP refuses there works"
+            ),
+            Err(reason) => {
+                info!("fd {fd} had not connected or listened and {way}; it stays MPTCP: {reason}")
+            }
+        }
+    });
 }
 
 /// A message sent successfully: sockets it carried (`SCM_RIGHTS`) may be held by another process.

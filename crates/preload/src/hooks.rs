@@ -247,6 +247,79 @@ pub unsafe extern "C" fn chroot(path: *const libc::c_char) -> c_int {
     unsafe { sys::raw_chroot(path) }
 }
 
+/// `execve(3)`: sockets of ours the new program keeps become TCP first if they never started.
+///
+/// # Safety
+/// The caller's contract of `execve`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn execve(
+    path: *const libc::c_char,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+) -> c_int {
+    events::executing();
+    // SAFETY: the caller's own arguments.
+    unsafe { sys::raw_execve(path, argv, envp) }
+}
+
+/// `execv(3)`: sockets of ours the new program keeps become TCP first if they never started.
+///
+/// # Safety
+/// The caller's contract of `execv`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn execv(
+    path: *const libc::c_char,
+    argv: *const *const libc::c_char,
+) -> c_int {
+    events::executing();
+    // SAFETY: the caller's own arguments.
+    unsafe { sys::raw_execv(path, argv) }
+}
+
+/// `execvp(3)`: sockets of ours the new program keeps become TCP first if they never started.
+///
+/// # Safety
+/// The caller's contract of `execvp`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn execvp(
+    file: *const libc::c_char,
+    argv: *const *const libc::c_char,
+) -> c_int {
+    events::executing();
+    // SAFETY: the caller's own arguments.
+    unsafe { sys::raw_execvp(file, argv) }
+}
+
+/// `execvpe(3)`: sockets of ours the new program keeps become TCP first if they never started.
+///
+/// # Safety
+/// The caller's contract of `execvpe`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn execvpe(
+    file: *const libc::c_char,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+) -> c_int {
+    events::executing();
+    // SAFETY: the caller's own arguments.
+    unsafe { sys::raw_execvpe(file, argv, envp) }
+}
+
+/// `fexecve(3)`: sockets of ours the new program keeps become TCP first if they never started.
+///
+/// # Safety
+/// The caller's contract of `fexecve`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fexecve(
+    fd: c_int,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+) -> c_int {
+    events::executing();
+    // SAFETY: the caller's own arguments.
+    unsafe { sys::raw_fexecve(fd, argv, envp) }
+}
+
 /// `system(3)`: the child inherits every inheritable socket.
 ///
 /// # Safety

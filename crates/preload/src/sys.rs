@@ -119,6 +119,16 @@ next_function!(raw_posix_spawnp = c"posix_spawnp"(
     actions: *const libc::posix_spawn_file_actions_t, attributes: *const libc::posix_spawnattr_t,
     argv: *const *mut libc::c_char, envp: *const *mut libc::c_char) -> c_int);
 next_function!(raw_chroot = c"chroot"(path: *const libc::c_char) -> c_int);
+next_function!(raw_execve = c"execve"(path: *const libc::c_char,
+    argv: *const *const libc::c_char, envp: *const *const libc::c_char) -> c_int);
+next_function!(raw_execv = c"execv"(path: *const libc::c_char,
+    argv: *const *const libc::c_char) -> c_int);
+next_function!(raw_execvp = c"execvp"(file: *const libc::c_char,
+    argv: *const *const libc::c_char) -> c_int);
+next_function!(raw_execvpe = c"execvpe"(file: *const libc::c_char,
+    argv: *const *const libc::c_char, envp: *const *const libc::c_char) -> c_int);
+next_function!(raw_fexecve = c"fexecve"(fd: c_int,
+    argv: *const *const libc::c_char, envp: *const *const libc::c_char) -> c_int);
 next_function!(raw_sendto = c"sendto"(
     fd: c_int, buffer: *const c_void, len: size_t, flags: c_int,
     address: *const libc::sockaddr, address_len: socklen_t) -> ssize_t);

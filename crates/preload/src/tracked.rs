@@ -293,6 +293,17 @@ pub fn forget_all() {
     }
 }
 
+/// Calls `each` with every number whose socket may still leave the process as TCP
+/// ([`leaving_rewritable`]).
+pub fn each_leaving(mut each: impl FnMut(c_int)) {
+    let end = HIGH_WATER.load(Ordering::Relaxed).min(TRACKED_FDS);
+    for (fd, state) in STATE[..end].iter().enumerate() {
+        if leaving_rewritable(state.load(Ordering::Relaxed)) {
+            each(fd as c_int);
+        }
+    }
+}
+
 /// Another process may now hold `fd` (sent with `SCM_RIGHTS`): it may not be switched.
 pub fn shared(fd: c_int) {
     started(fd);
