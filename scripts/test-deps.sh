@@ -44,6 +44,7 @@ PACKAGES=(
 	vsftpd          # the compatibility matrix: an FTP daemon (SO_OOBINLINE on accepted sockets)
 	openbsd-inetd   # ... and an inetd, which runs inetutils' ftpd (unpacked below)
 	openbgpd        # ... and a privilege-separated, chrooted BGP daemon (its user made below)
+	xz-utils        # scripts/kernels.sh: 6.12's modules are .ko.xz (QEMU itself: install_qemu)
 )
 
 # inetutils' ftpd for the inetd row of the compatibility matrix, unpacked into target/tools (its
@@ -56,6 +57,32 @@ install_inetutils_ftpd() {
 	mkdir -p "$dir/root"
 	(cd "$dir" && apt-get download -qq inetutils-ftpd 2>/dev/null)
 	dpkg-deb -x "$dir"/inetutils-ftpd_*.deb "$dir/root"
+}
+
+# bookworm-backports, for QEMU 10 (the image's qemu-utils already comes from there, so bookworm's
+# QEMU 7.2 cannot be installed next to it) and the 6.12 kernel scripts/kernels.sh boots. The mirror
+# is the one apt already uses (never a host name written here).
+add_backports() {
+	local list=/etc/apt/sources.list.d/mptcpize-rs-backports.list mirror
+	grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/ && return 0
+	mirror=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1)
+	[ -n "$mirror" ] || mirror=$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list 2>/dev/null)
+	if [ -z "$mirror" ]; then
+		echo "test-deps.sh: no Debian mirror found in apt's sources to add bookworm-backports" >&2
+		return 1
+	fi
+	echo "test-deps.sh: adding bookworm-backports from $mirror" >&2
+	echo "deb $mirror bookworm-backports main" >"$list"
+	apt-get update -qq
+}
+
+# QEMU from bookworm-backports, for the kernel tests (scripts/kernels.sh).
+install_qemu() {
+	command -v qemu-system-x86_64 >/dev/null && return 0
+	add_backports
+	echo "test-deps.sh: installing qemu-system-x86 from bookworm-backports" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		-t bookworm-backports qemu-system-x86 >&2
 }
 
 # OpenBGPD's unprivileged user, which its package leaves to systemd-sysusers at boot.
@@ -96,6 +123,7 @@ if [ ${#missing[@]} -eq 0 ]; then
 	install_cargo_deb
 	install_inetutils_ftpd
 	add_openbgpd_user
+	install_qemu
 	exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
@@ -109,3 +137,4 @@ install_go
 install_cargo_deb
 install_inetutils_ftpd
 add_openbgpd_user
+install_qemu
