@@ -174,8 +174,7 @@ done
 pids=()
 runs=()
 for i in "${!series[@]}"; do
-	run="target/kernels/run/${series[$i]}"
-	rm -rf "$run"
+	run="target/kernels/run/$$/${series[$i]}" # one per invocation: several may run at once
 	mkdir -p "$run"
 	printf '%q ' "$@" >"$run/command"
 	runs+=("$run")
@@ -197,4 +196,6 @@ for i in "${!series[@]}"; do
 		status=1
 	fi
 done
+# Kept for a look when something failed.
+[ "$status" != 0 ] || rm -rf "target/kernels/run/$$"
 exit "$status"

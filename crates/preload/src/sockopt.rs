@@ -317,9 +317,13 @@ pub unsafe fn getsockopt(
             return true;
         }
         // A socket with no connection (never connected, or listening) is where the probe is:
-        // its error is TCP's too (IP_MTU: ENOTCONN).
+        // its error is TCP's too (IP_MTU: ENOTCONN). An option this kernel's TCP does not know
+        // (ENOPROTOOPT: TCP_RTO_MIN_US on 6.12) is unknown in every state, where MPTCP says
+        // EOPNOTSUPP once connected.
         let probe_errno = sys::errno();
-        if matches!(sys::tcp_state(fd), Ok(TCP_CLOSE | TCP_LISTEN)) {
+        if probe_errno == libc::ENOPROTOOPT
+            || matches!(sys::tcp_state(fd), Ok(TCP_CLOSE | TCP_LISTEN))
+        {
             tcp_errno = probe_errno;
         }
         false
