@@ -516,11 +516,15 @@ fn stale() {
 
 /// 9. One thread connects while another sets an option MPTCP refuses on the same new socket.
 ///
-/// A setsockopt() that failed though it returned before connect() returned ran wholly inside the
+/// A setsockopt() that failed though it returned before connect() returned ran inside the
 /// connect, where TCP never fails: counted as spurious. The test cannot see when a call enters the
 /// library, so a call that read "not returned yet" and was then descheduled past the connect is
 /// only counted on stderr with the ones that began after (the library answers those by its rules
-/// for a connected socket: the kernel's error for this option).
+/// for a connected socket: the kernel's error for this option). Nor can it see the end of the
+/// library's connect(): a setter that runs after it, while the connecting thread is descheduled
+/// before it notes the return, is answered as after the connect too (1 of ~200 such calls in
+/// some runs on a loaded 2-core machine). So a tenth is allowed: a library that does not answer
+/// overlapping calls as TCP would fails ~90% of them (150 of 162 and 136 of 152, measured).
 fn race(rounds: usize) {
     use std::sync::atomic::{AtomicBool, Ordering};
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -573,12 +577,15 @@ fn race(rounds: usize) {
     }
     println!("connected all {}", connected == rounds);
     println!("connected but not {not_really}");
-    println!("setsockopt failed though it ran inside connect {spurious}");
+    println!(
+        "setsockopt failed in at most a tenth of the calls inside connect {}",
+        spurious * 10 <= inside
+    );
     println!("setsockopt ran inside connect at least once {}", inside > 0);
     eprintln!(
-        "race: of {rounds} rounds, setsockopt ran inside connect in {inside}; it failed in \
-         {after} that began after connect returned and {straddling} that began before and \
-         ended after"
+        "race: of {rounds} rounds, setsockopt ran inside connect in {inside} and failed in \
+         {spurious} of them; it failed in {after} that began after connect returned and \
+         {straddling} that began before and ended after"
     );
 }
 
