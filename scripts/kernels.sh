@@ -59,7 +59,8 @@ fail() {
 }
 command -v qemu-system-x86_64 >/dev/null ||
 	fail "qemu-system-x86_64 is missing: run scripts/test-deps.sh (as root) to install it"
-if ! /bin/busybox --list 2>/dev/null | grep -qx cpio; then
+# (grep reads the whole list: with pipefail, -q could end the pipe early and fail busybox)
+if ! /bin/busybox --list 2>/dev/null | grep -x cpio >/dev/null; then
 	fail "busybox-static is missing: run scripts/test-deps.sh (as root) to install it"
 fi
 

@@ -100,3 +100,111 @@ fn the_librarys_option_rules_hold_on_each_kernel() {
         "{report}"
     );
 }
+
+/// The core of the suite, run inside each guest: (test file, test names; empty: all of it).
+const CORE: &[(&str, &[&str])] = &[
+    // nc with and without the library, MPTCP on and off; force mode with MPTCP off. (curl with
+    // Python's http.server and the options every kernel refuses take minutes under emulation:
+    // they run on this machine's kernel only.)
+    (
+        "real_programs",
+        &[
+            "nc_to_nc",
+            "force_with_mptcp_off_fails_with_the_kernels_errno",
+        ],
+    ),
+    // The switch before connect()/listen() and the answers after, for the options only the
+    // running kernel refuses; force mode.
+    (
+        "socket_options",
+        &[
+            "options_only_this_kernel_refuses_switch_before_and_answer_after",
+            "force_mode_returns_the_kernels_error",
+        ],
+    ),
+    // Options set on accepted and connected sockets behave as without the library.
+    ("established", &[]),
+    // Every refusal falls back; MPTCP turned back on is picked up.
+    ("fallback_memory", &[]),
+    // A two-path transfer over veth pairs, read by `status`.
+    (
+        "status",
+        &["status_names_both_paths_a_fallback_and_plain_tcp"],
+    ),
+    // The seccomp supervisor with static, musl and raw-syscall programs.
+    (
+        "seccomp",
+        &["static_musl_and_raw_syscall_programs_get_mptcp_and_fall_back_to_tcp"],
+    ),
+    // `check`, with MPTCP on and off.
+    (
+        "launcher",
+        &["check_probes_mptcp_itself_even_with_a_log_file_exported"],
+    ),
+];
+
+#[test]
+fn the_core_of_the_suite_passes_on_each_kernel() {
+    let built = common::built();
+    let mut script = String::from("status=0\n");
+    for (file, names) in CORE {
+        let program = test_program(file);
+        let filter = if names.is_empty() {
+            String::new()
+        } else {
+            format!("--exact {}", names.join(" "))
+        };
+        script += &format!(
+            "echo \"== test file {file}\"\n\
+             '{program}' --test-threads=1 --nocapture {filter} 2>&1 || status=1\n",
+            program = program.display(),
+        );
+    }
+    script += "exit $status\n";
+    let output = Command::new(built.repo.join("scripts/kernels.sh"))
+        .args(["--timeout", "900", "env"])
+        .arg(format!("MPTCPIZE_TEST_LIBRARY={}", built.library.display()))
+        .args(["bash", "-c", &script])
+        .current_dir(&built.repo)
+        .output()
+        .expect("scripts/kernels.sh");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report = format!("{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{report}");
+    let sections: Vec<&str> = stdout.split("== kernel ").skip(1).collect();
+    assert_eq!(sections.len(), 2, "{report}");
+    for section in sections {
+        let series = section.split(' ').next().unwrap_or_default();
+        for (file, names) in CORE {
+            let part = section
+                .split("== test file ")
+                .find(|part| part.starts_with(&format!("{file}\n")))
+                .unwrap_or_else(|| panic!("{series}: {file} did not run\n{report}"));
+            // Every test named ran (a misspelt name would only be filtered out).
+            let passed = if names.is_empty() {
+                !part.contains(" 0 passed")
+            } else {
+                part.contains(&format!("test result: ok. {} passed", names.len()))
+            };
+            assert!(
+                part.contains("test result: ok.") && passed,
+                "{series}: {file}\n{report}"
+            );
+        }
+        // The options only this kernel refuses were among those checked.
+        let only_here = match series {
+            "6.1" => {
+                "TCP_MAXSEG/4 TCP_MAXSEG/6 TCP_NOTSENT_LOWAT/4 TCP_NOTSENT_LOWAT/6 TCP_FASTOPEN/4 \
+                 TCP_FASTOPEN/6 TCP_FASTOPEN_NO_COOKIE/4 TCP_FASTOPEN_NO_COOKIE/6 \
+                 IP_LOCAL_PORT_RANGE/4 IP_BIND_ADDRESS_NO_PORT/4"
+            }
+            _ => "TCP_MAXSEG/4 TCP_MAXSEG/6",
+        };
+        assert!(
+            section.contains(&format!(
+                "Linux {series}: options only this kernel refuses, checked: {only_here}\n"
+            )),
+            "{series}\n{report}"
+        );
+    }
+}

@@ -152,6 +152,7 @@ fn check_probes_mptcp_itself_even_with_a_log_file_exported() {
 set +e
 MPTCPIZE_LOG_FILE="$WORK/log" MPTCPIZE_LOG=debug W check >"$WORK/out"; fact on_status "$?"
 fact on_socket "$(grep '^MPTCP socket' "$WORK/out")"
+fact on_limits "$(grep '^kernel limits' "$WORK/out")"
 sysctl -qw net.mptcp.enabled=0
 MPTCPIZE_LOG_FILE="$WORK/log" W check >"$WORK/out"; fact off_status "$?"
 fact off_socket "$(grep '^MPTCP socket' "$WORK/out")"
@@ -165,6 +166,38 @@ except OSError as e: print(e.errno)')"
     run.assert_success();
     run.expect("on_status", "0");
     run.expect("on_socket", "MPTCP socket: yes");
+    // What this kernel's committed option table says its MPTCP refuses on a new socket, of the
+    // options newer kernels take (tests/kernels.rs runs this inside 6.1 and 6.12).
+    let refused: Vec<&str> = [
+        "TCP_MAXSEG",
+        "TCP_NOTSENT_LOWAT",
+        "TCP_FASTOPEN",
+        "TCP_FASTOPEN_NO_COOKIE",
+        "IP_LOCAL_PORT_RANGE",
+        "IP_BIND_ADDRESS_NO_PORT",
+    ]
+    .into_iter()
+    .filter(|name| {
+        let cells = common::committed_answers("IPPROTO_MPTCP", "inet", name)
+            .unwrap_or_else(|| panic!("{name} is not in this kernel's option table"));
+        cells[0].as_bytes()[2] != b'.'
+    })
+    .collect();
+    if refused.is_empty() {
+        run.expect(
+            "on_limits",
+            "kernel limits: none beyond every kernel's (docs/limitations.md)",
+        );
+    } else {
+        run.expect(
+            "on_limits",
+            &format!(
+                "kernel limits: {} make a socket TCP when set before connect()/listen() \
+                 (this kernel's MPTCP refuses them; newer kernels take them)",
+                refused.join(", ")
+            ),
+        );
+    }
     assert_eq!(run.fact("kernel_off"), "92", "ENOPROTOOPT: {run}");
     run.expect("off_status", "1");
     run.expect("off_socket", "MPTCP socket: no (ENOPROTOOPT)");

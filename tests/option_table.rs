@@ -4,18 +4,7 @@
 //! this test fails as soon as the running kernel answers differently from the committed one.
 
 mod common;
-use common::in_netns;
-
-/// `6.18` for `6.18.0-1-amd64`: the table's file name.
-fn kernel_series() -> String {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("kernel release");
-    release
-        .trim()
-        .split('.')
-        .take(2)
-        .collect::<Vec<_>>()
-        .join(".")
-}
+use common::{in_netns, kernel_series};
 
 #[test]
 fn the_committed_option_table_is_what_this_kernel_answers() {

@@ -92,6 +92,114 @@ done
     }
 }
 
+/// Options that only some kernels refuse on an MPTCP socket (docs/options/: 6.1 and 6.12 refuse
+/// TCP_MAXSEG, 6.1 the others too; 6.18 takes them all): (name, families, level, option, value).
+/// Each is checked where the running kernel's committed table says MPTCP refuses it and TCP
+/// takes it (tests/kernels.rs runs this file inside 6.1 and 6.12).
+const KERNEL_DEPENDENT: &[(&str, &[&str], i32, i32, i32)] = &[
+    ("TCP_MAXSEG", &["4", "6"], 6, 2, 1200),
+    ("TCP_NOTSENT_LOWAT", &["4", "6"], 6, 25, 16384),
+    ("TCP_FASTOPEN", &["4", "6"], 6, 23, 5),
+    ("TCP_FASTOPEN_NO_COOKIE", &["4", "6"], 6, 34, 1),
+    // The low end of the range; 0 as the high end leaves the namespace's own.
+    ("IP_LOCAL_PORT_RANGE", &["4"], 0, 51, 40000),
+    ("IP_BIND_ADDRESS_NO_PORT", &["4"], 0, 24, 1),
+];
+
+/// The errno a table cell's third letter (set to a typical value) stands for; 0 for '.'.
+fn errno_of_cell(cell: &str) -> i32 {
+    match cell.as_bytes().get(2) {
+        Some(b'.') => 0,
+        Some(b'O') => EOPNOTSUPP,
+        Some(b'P') => ENOPROTOOPT,
+        Some(b'I') => 22,
+        Some(b'E') => 1,
+        other => panic!("a cell this test does not know: {cell} ({other:?})"),
+    }
+}
+
+/// One `key=value` word of a sockcheck.py line.
+fn field<'a>(line: &'a str, key: &str) -> &'a str {
+    line.split(' ')
+        .find_map(|word| word.strip_prefix(key)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("no {key} in {line:?}"))
+}
+
+#[test]
+fn options_only_this_kernel_refuses_switch_before_and_answer_after() {
+    let mut checked = Vec::new();
+    for &(name, families, level, option, value) in KERNEL_DEPENDENT {
+        for &family in families {
+            let table_family = if family == "6" { "inet6" } else { "inet" };
+            let (Some(mptcp), Some(tcp)) = (
+                common::committed_answers("IPPROTO_MPTCP", table_family, name),
+                common::committed_answers("IPPROTO_TCP", table_family, name),
+            ) else {
+                panic!("{name} ({table_family}) is not in this kernel's option table");
+            };
+            if errno_of_cell(&mptcp[0]) == 0 || errno_of_cell(&tcp[0]) != 0 {
+                continue;
+            }
+            checked.push(format!("{name}/{family}"));
+            let run = in_netns(
+                r#"
+for role in client listener; do
+	for when in before after; do
+		fact "$role-$when" "$(preload python3 "$HELPERS/sockcheck.py" option "$FAMILY" "$role" "$when" $OPTION)"
+		fact "plain-$role-$when" "$(python3 "$HELPERS/sockcheck.py" option "$FAMILY" "$role" "$when" $OPTION)"
+	done
+done
+"#,
+                &[
+                    ("FAMILY", family),
+                    ("OPTION", &format!("{level} {option} {value}")),
+                ],
+            );
+            run.assert_success();
+            let case = format!("{name} IPv{family}, table {mptcp:?}\n{run}");
+            for (role, state) in [("client", 4), ("listener", 1)] {
+                // Before: the socket became TCP and answers as it does without the library.
+                let with = run.fact(&format!("{role}-before"));
+                let plain = run.fact(&format!("plain-{role}-before"));
+                for key in ["set_errno", "value", "protocol", "intact"] {
+                    assert_eq!(
+                        field(&with, key),
+                        field(&plain, key),
+                        "{role} {key}: {case}"
+                    );
+                }
+                assert_eq!(field(&with, "protocol"), "6", "{role}: {case}");
+                // After: the connection stays MPTCP and answers as without the library (an
+                // option it remembers and answers, TCP's own error where TCP refuses it too) or
+                // the kernel's refusal.
+                let with = run.fact(&format!("{role}-after"));
+                let plain = run.fact(&format!("plain-{role}-after"));
+                let (with_errno, plain_errno) =
+                    (field(&with, "set_errno"), field(&plain, "set_errno"));
+                assert!(
+                    with_errno == plain_errno
+                        || (plain_errno == "0"
+                            && with_errno == errno_of_cell(&mptcp[state]).to_string()),
+                    "{role} after: {case}"
+                );
+                assert!(
+                    with.ends_with("protocol=262 client_protocol=262 client_mptcp_info=1 intact=1"),
+                    "{role} after: {case}"
+                );
+            }
+        }
+    }
+    eprintln!(
+        "Linux {}: options only this kernel refuses, checked: {}",
+        common::kernel_series(),
+        if checked.is_empty() {
+            "none".to_string()
+        } else {
+            checked.join(" ")
+        }
+    );
+}
+
 #[test]
 fn force_mode_returns_the_kernels_error() {
     let run = in_netns(

@@ -1,6 +1,8 @@
 //! `check`: is MPTCP usable here, and will it use more than one path? One MPTCP socket made
 //! directly (no library, no log parsing), then the settings that decide the number of paths,
-//! and a verdict with the exact `ip mptcp` command that would add a second path.
+//! and a verdict with the exact `ip mptcp` command that would add a second path. It also names the
+//! socket options this kernel's MPTCP refuses where newer kernels take them (6.1 and 6.12 refuse
+//! some, `docs/options/`): a program that sets one gets TCP here, not MPTCP.
 
 use super::Failure;
 use std::process::Command;
@@ -47,6 +49,68 @@ fn probe() -> Result<(), (&'static str, &'static str)> {
     })
 }
 
+/// Options some kernels' MPTCP refuses on a new socket and newer ones take (`docs/options/`):
+/// (name, level, option, a typical value).
+const REFUSED_BY_SOME_KERNELS: &[(&str, libc::c_int, libc::c_int, libc::c_int)] = &[
+    ("TCP_MAXSEG", libc::IPPROTO_TCP, libc::TCP_MAXSEG, 1200),
+    (
+        "TCP_NOTSENT_LOWAT",
+        libc::IPPROTO_TCP,
+        libc::TCP_NOTSENT_LOWAT,
+        16384,
+    ),
+    ("TCP_FASTOPEN", libc::IPPROTO_TCP, libc::TCP_FASTOPEN, 5),
+    (
+        "TCP_FASTOPEN_NO_COOKIE",
+        libc::IPPROTO_TCP,
+        libc::TCP_FASTOPEN_NO_COOKIE,
+        1,
+    ),
+    // IP_LOCAL_PORT_RANGE (51, not in the libc crate): the low end of the range.
+    ("IP_LOCAL_PORT_RANGE", libc::IPPROTO_IP, 51, 40000),
+    (
+        "IP_BIND_ADDRESS_NO_PORT",
+        libc::IPPROTO_IP,
+        libc::IP_BIND_ADDRESS_NO_PORT,
+        1,
+    ),
+];
+
+/// The options of `REFUSED_BY_SOME_KERNELS` a new MPTCP socket refuses here, each tried on a
+/// socket of its own.
+fn refused_here() -> Vec<&'static str> {
+    REFUSED_BY_SOME_KERNELS
+        .iter()
+        .filter(|&&(_, level, option, value)| {
+            // SAFETY: socket(2) with integer arguments; closed below.
+            let fd = unsafe {
+                libc::socket(
+                    libc::AF_INET,
+                    libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+                    libc::IPPROTO_MPTCP,
+                )
+            };
+            if fd < 0 {
+                return false;
+            }
+            // SAFETY: `value` lives across the call and its size is passed with it.
+            let refused = unsafe {
+                libc::setsockopt(
+                    fd,
+                    level,
+                    option,
+                    (&raw const value).cast(),
+                    size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            } != 0;
+            // SAFETY: `fd` is the descriptor just made, owned here and closed once.
+            unsafe { libc::close(fd) };
+            refused
+        })
+        .map(|&(name, ..)| name)
+        .collect()
+}
+
 fn sysctl(name: &str) -> Option<String> {
     let path = format!("/proc/sys/net/mptcp/{name}");
     std::fs::read_to_string(path)
@@ -76,6 +140,16 @@ pub fn check() -> Result<i32, Failure> {
         return Ok(1);
     }
     println!("MPTCP socket: yes");
+    let refused = refused_here();
+    if refused.is_empty() {
+        println!("kernel limits: none beyond every kernel's (docs/limitations.md)");
+    } else {
+        println!(
+            "kernel limits: {} make a socket TCP when set before connect()/listen() \
+             (this kernel's MPTCP refuses them; newer kernels take them)",
+            refused.join(", ")
+        );
+    }
     println!(
         "net.mptcp.enabled: {}",
         sysctl("enabled").unwrap_or_else(|| "?".into())

@@ -259,8 +259,26 @@ fn path_text(socket: &DiagSocket) -> String {
     }
 }
 
-fn bytes_text(socket: &DiagSocket, mptcp: bool) -> String {
-    match bytes(socket, mptcp) {
+/// Bytes sent and received over a connection: its own count, or where the kernel's `mptcp_info`
+/// has none (6.1's ends before them) the sum of its subflows' counts.
+fn connection_bytes(connection: &Connection) -> (Option<u64>, Option<u64>) {
+    let own = bytes(&connection.socket, connection.mptcp);
+    if !connection.mptcp || own.0.is_some() || connection.subflows.is_empty() {
+        return own;
+    }
+    let counts: Vec<(Option<u64>, Option<u64>)> = connection
+        .subflows
+        .iter()
+        .map(|subflow| bytes(subflow, false))
+        .collect();
+    (
+        counts.iter().map(|c| c.0).sum(),
+        counts.iter().map(|c| c.1).sum(),
+    )
+}
+
+fn bytes_text(counts: (Option<u64>, Option<u64>)) -> String {
+    match counts {
         (Some(sent), Some(received)) => format!("  sent {sent} B, received {received} B"),
         _ => String::new(),
     }
@@ -288,7 +306,7 @@ fn to_table(target: &str, pids: &[u32], connections: &[Connection]) -> String {
                 out.push_str(&format!(
                     "  {count} subflow{}{}",
                     if count == 1 { "" } else { "s" },
-                    bytes_text(socket, true)
+                    bytes_text(connection_bytes(connection))
                 ));
             }
             if let Some(reason) = connection.reason {
@@ -300,7 +318,7 @@ fn to_table(target: &str, pids: &[u32], connections: &[Connection]) -> String {
                     "         subflow {} {}{}\n",
                     state_name(subflow.state),
                     path_text(subflow),
-                    bytes_text(subflow, false)
+                    bytes_text(bytes(subflow, false))
                 ));
             }
         }
@@ -322,8 +340,10 @@ fn to_table(target: &str, pids: &[u32], connections: &[Connection]) -> String {
     out
 }
 
-fn socket_json(socket: &DiagSocket, mptcp: bool) -> serde_json::Map<String, Value> {
-    let (sent, received) = bytes(socket, mptcp);
+fn socket_json(
+    socket: &DiagSocket,
+    (sent, received): (Option<u64>, Option<u64>),
+) -> serde_json::Map<String, Value> {
     let mut object = serde_json::Map::new();
     object.insert("state".into(), json!(state_name(socket.state)));
     object.insert("local".into(), json!(socket.local.to_string()));
@@ -341,7 +361,7 @@ fn to_json(target: &str, pids: &[u32], connections: &[Connection]) -> Value {
                 .iter()
                 .filter(|c| c.pid == pid)
                 .map(|c| {
-                    let mut object = socket_json(&c.socket, c.mptcp);
+                    let mut object = socket_json(&c.socket, connection_bytes(c));
                     object.insert("fd".into(), json!(c.fd));
                     object.insert("inode".into(), json!(c.socket.inode));
                     object.insert(
@@ -352,7 +372,7 @@ fn to_json(target: &str, pids: &[u32], connections: &[Connection]) -> Value {
                     let subflows: Vec<Value> = c
                         .subflows
                         .iter()
-                        .map(|s| Value::Object(socket_json(s, false)))
+                        .map(|s| Value::Object(socket_json(s, bytes(s, false))))
                         .collect();
                     object.insert("subflows".into(), json!(subflows));
                     Value::Object(object)

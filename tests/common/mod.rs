@@ -158,6 +158,37 @@ pub fn in_netns(script: &str, vars: &[(&str, &str)]) -> Run {
     run
 }
 
+/// `6.18` for `6.18.0-1-amd64`: the name of the running kernel's option table,
+/// `docs/options/<series>.txt`.
+pub fn kernel_series() -> String {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("kernel release");
+    release
+        .trim()
+        .split('.')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The running kernel's committed answers for one option of one family (`inet`, `inet6`) and
+/// protocol (`IPPROTO_MPTCP`, `IPPROTO_TCP`): one 4-letter cell per socket state (fresh, listen,
+/// acc-mp, acc-tcp, con-mp, con-tcp), as the table's header explains. None when not in it.
+pub fn committed_answers(protocol: &str, family: &str, option: &str) -> Option<Vec<String>> {
+    let path = built()
+        .repo
+        .join(format!("docs/options/{}.txt", kernel_series()));
+    let table = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("{}: no option table for this kernel", path.display()));
+    let section = table
+        .split("== ")
+        .find(|section| section.starts_with(protocol))?;
+    section.lines().find_map(|line| {
+        let mut words = line.split_whitespace();
+        (words.next() == Some(family) && words.next() == Some(option))
+            .then(|| words.map(str::to_string).collect())
+    })
+}
+
 fn shell_quote(path: &Path) -> String {
     format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
 }

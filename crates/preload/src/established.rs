@@ -22,6 +22,7 @@
 //!    lie (`IP_TTL`, `TCP_USER_TIMEOUT`, `SO_BINDTODEVICE` after connect… change what the
 //!    connection does). docs/limitations.md lists them.
 
+use crate::sys;
 use crate::tracked::{ANSWERED_SHIFT, Flags};
 use libc::{IPPROTO_IP, IPPROTO_IPV6, SOL_SOCKET, c_int};
 
@@ -102,9 +103,24 @@ pub fn refused_by_mptcp(errno: c_int, level: c_int, name: c_int) -> bool {
 /// (connected, accepted or listening), where a fresh TCP socket (the probe of
 /// [`crate::sockopt`]) takes it: `TCP_WINDOW_CLAMP` 0 means "back to the default", which TCP
 /// allows only while unconnected.
-pub fn tcp_refuses_once_started(level: c_int, name: c_int, value: Option<c_int>) -> Option<c_int> {
-    ((level, name, value) == (libc::IPPROTO_TCP, libc::TCP_WINDOW_CLAMP, Some(0)))
-        .then_some(libc::EINVAL)
+pub fn tcp_refuses_once_started(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    value: Option<c_int>,
+) -> Option<c_int> {
+    match (level, name) {
+        (libc::IPPROTO_TCP, libc::TCP_WINDOW_CLAMP) if value == Some(0) => Some(libc::EINVAL),
+        // TCP takes Fast Open settings on a listener or before it connects, never on a connection
+        // (EINVAL); 6.1's MPTCP refuses them in every state with ENOPROTOOPT.
+        (libc::IPPROTO_TCP, libc::TCP_FASTOPEN | libc::TCP_FASTOPEN_NO_COOKIE)
+            if sys::get_int_option(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN) == Ok(0)
+                && sys::keeping_errno(|| sys::has_peer(fd)) =>
+        {
+            Some(libc::EINVAL)
+        }
+        _ => None,
+    }
 }
 
 /// The bit that remembers option `(level, name)`, if it is one of [`ANSWERED`].

@@ -79,9 +79,9 @@ pub unsafe fn setsockopt(
     if !tracked::rewritable(flags_before)
         && let Some(tcp_errno) =
             // SAFETY: the caller's own arguments.
-            established::tcp_refuses_once_started(level, name, unsafe {
-                int_value(value, len)
-            })
+            established::tcp_refuses_once_started(fd, level, name, unsafe {
+                    int_value(value, len)
+                })
     {
         return Err(tcp_errno);
     }

@@ -233,6 +233,15 @@ pub fn get_int_option(fd: c_int, level: c_int, name: c_int) -> Result<c_int, Err
     Ok(c_int::from_ne_bytes(bytes))
 }
 
+/// Whether the socket has a peer (connected; `getpeername` succeeds). May change errno.
+pub fn has_peer(fd: c_int) -> bool {
+    // SAFETY: all-zero bytes are a valid sockaddr_storage.
+    let mut address: libc::sockaddr_storage = unsafe { core::mem::zeroed() };
+    let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: a writable sockaddr_storage and its length, both live across the call.
+    unsafe { libc::getpeername(fd, (&raw mut address).cast(), &mut len) == 0 }
+}
+
 /// Sets an integer socket option (through the next `setsockopt`, never our hook).
 pub fn set_int_option(fd: c_int, level: c_int, name: c_int, value: c_int) -> Result<(), Errno> {
     set_option(fd, level, name, &value.to_ne_bytes())
