@@ -145,20 +145,20 @@ initramfs() {
 		cp -r "$dir/modules" "$work/modules"
 		cp scripts/kernels-init.sh "$work/init"
 		chmod 755 "$work/init"
-		(cd "$work" && find . | /bin/busybox cpio -o -H newc 2>/dev/null) | gzip -1 >"$image.new"
-		mv "$image.new" "$image"
+		(cd "$work" && find . | /bin/busybox cpio -o -H newc 2>/dev/null) | gzip -1 >"$image.$$.new"
+		mv "$image.$$.new" "$image"
 		rm -rf "$work"
 	fi
 	echo "$image"
 }
 
-# Boots kernel directory DIR for SERIES with the command in RUN (a directory under target/).
+# Boots kernel directory DIR with initramfs IMAGE and the command in RUN (a directory under target/).
 boot() {
-	local dir=$1 run=$2
+	local dir=$1 image=$2 run=$3
 	timeout -k 10 $((timeout_secs + 60)) qemu-system-x86_64 -M q35 -cpu max -m 1024 -smp 1 \
 		-accel "$accel" -nic none -nodefaults -display none -no-reboot \
 		-serial "file:$run/console" \
-		-kernel "$dir/vmlinuz" -initrd "$(initramfs "$dir")" \
+		-kernel "$dir/vmlinuz" -initrd "$image" \
 		-append "console=ttyS0 quiet panic=-1 mptcpize_project=$PROJECT mptcpize_run=$run mptcpize_timeout=$timeout_secs" \
 		-fsdev "local,id=host,path=/,security_model=none,readonly=on,multidevs=remap" \
 		-device virtio-9p-pci,fsdev=host,mount_tag=host \
@@ -167,11 +167,19 @@ boot() {
 		>"$run/qemu.log" 2>&1 || true
 }
 
+# Several runs may start at once (the test files run side by side): one prepares, the others wait
+# for it and then find the kernels and initramfs ready. The lock is closed before any guest boots.
+mkdir -p target/kernels
+exec 9>target/kernels/prepare.lock
+flock -w 1200 9 || fail "another kernels.sh held target/kernels/prepare.lock for 20 minutes"
 dirs=()
+images=()
 for s in "${series[@]}"; do
 	dir=$(prepare "$s") || exit 1
 	dirs+=("$dir")
+	images+=("$(initramfs "$dir")")
 done
+exec 9>&-
 pids=()
 runs=()
 for i in "${!series[@]}"; do
@@ -179,7 +187,7 @@ for i in "${!series[@]}"; do
 	mkdir -p "$run"
 	printf '%q ' "$@" >"$run/command"
 	runs+=("$run")
-	boot "${dirs[$i]}" "$run" &
+	boot "${dirs[$i]}" "${images[$i]}" "$run" &
 	pids+=($!)
 done
 status=0
