@@ -44,6 +44,8 @@ PACKAGES=(
 	vsftpd          # the compatibility matrix: an FTP daemon (SO_OOBINLINE on accepted sockets)
 	openbsd-inetd   # ... and an inetd, which runs inetutils' ftpd (unpacked below)
 	openbgpd        # ... and a privilege-separated, chrooted BGP daemon (its user made below)
+	rclone          # tests/go.rs: Debian 12's own Go programs (Go 1.19, no GODEBUG=multipathtcp):
+	hey             # an HTTP server and client (rclone), an HTTP load generator (hey)
 	xz-utils        # scripts/kernels.sh: 6.12's modules are .ko.xz (QEMU itself: install_qemu)
 )
 

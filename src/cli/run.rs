@@ -2,7 +2,7 @@
 //! variables, and `exec` it (same PID; its exit status and signals are its own).
 
 use super::args::Options;
-use super::elf::{self, Program};
+use super::elf::{self, GoRelease, Program};
 use super::environment::{Variables, inherited};
 use super::{Failure, locate, warn};
 use crate::mode::{Mode, godebug_with};
@@ -24,8 +24,9 @@ pub fn run(options: &Options, program: Vec<OsString>) -> Result<i32, Failure> {
     let path = resolve(&command)
         .map_err(|(message, status)| Failure::Fatal(format!("{shown}: {message}"), status))?;
     let library = locate::library()?;
-    let supervision = supervision(&path, options)?;
-    let preload = supervision.is_none() && reach_warnings(&path, options.mode);
+    let program_kind = elf::inspect(&path);
+    let supervision = supervision(&path, program_kind, options)?;
+    let preload = supervision.is_none() && reach_warnings(&path, program_kind, options.mode);
     let variables = Variables::new(options, &inherited, preload.then_some(library.as_os_str()));
     let arguments: Vec<OsString> = program.collect();
     let exec_program = || exec(&path, &command, &arguments, &variables.assignments());
@@ -35,7 +36,12 @@ pub fn run(options: &Options, program: Vec<OsString>) -> Result<i32, Failure> {
             if let Some(reason) = crate::seccomp::unsupported(supervision.mode) {
                 return Err(Failure::Usage(format!("{shown}: {reason}")));
             }
-            warn(&crate::seccomp::reach_note(&shown));
+            warn(&crate::seccomp::reach_note(&match program_kind {
+                Program::Go(release) => format!(
+                    "{shown} (a {release} program: Go has no GODEBUG=multipathtcp before 1.21)"
+                ),
+                _ => shown.clone(),
+            }));
             match crate::seccomp::exec_supervised(&supervision, exec_program) {
                 crate::seccomp::Failure::Exec(error) => error,
                 failure => return Err(Failure::Fatal(format!("{shown}: {failure}"), 1)),
@@ -167,15 +173,24 @@ fn check(path: &Path) -> Result<PathBuf, (&'static str, i32)> {
 }
 
 /// Whether to run the program under the seccomp supervisor: always with `--seccomp` (refused
-/// later, clearly, for the listen/connect modes), and for static and musl programs, which the
-/// library cannot reach, in the modes the supervisor serves (listen/connect keep the old warning).
+/// later, clearly, for the listen/connect modes), and for programs neither the library nor
+/// `GODEBUG` reach (static, musl, Go before 1.21), in the modes the supervisor serves
+/// (listen/connect keep a warning).
 ///
 /// Never for a setuid/setgid or file-capability program run by another user than root: the filter
 /// needs `no_new_privs`, under which it would silently run without its privileges (asked for
 /// with `--seccomp`, that is an error; otherwise the usual warnings say the library cannot reach
 /// it). Nor in the `off` mode, which needs no filter.
-fn supervision(path: &Path, options: &Options) -> Result<Option<crate::seccomp::Options>, Failure> {
-    let unreachable = matches!(elf::inspect(path), Program::Static | Program::Musl);
+fn supervision(
+    path: &Path,
+    program_kind: Program,
+    options: &Options,
+) -> Result<Option<crate::seccomp::Options>, Failure> {
+    let unreachable = match program_kind {
+        Program::Static | Program::Musl => true,
+        Program::Go(release) => !release.follows_godebug(),
+        Program::Dynamic | Program::NotElf => false,
+    };
     let mode = options.mode.unwrap_or_else(|| {
         let config = crate::config::Config::from_lookup(crate::seccomp::sys::getenv, false);
         if unreachable || options.seccomp {
@@ -233,7 +248,7 @@ fn gains_privileges(path: &Path) -> bool {
 
 /// One stderr line for each reason the library cannot reach the program; false when the
 /// library must not be preloaded at all (a musl program would fail to load our glibc library).
-fn reach_warnings(path: &Path, mode: Option<Mode>) -> bool {
+fn reach_warnings(path: &Path, program_kind: Program, mode: Option<Mode>) -> bool {
     let shown = path.display();
     if let Ok(metadata) = path.metadata() {
         if metadata.mode() & (libc::S_ISUID | libc::S_ISGID) != 0 {
@@ -243,14 +258,14 @@ fn reach_warnings(path: &Path, mode: Option<Mode>) -> bool {
             ));
         }
     }
-    match elf::inspect(path) {
-        Program::Go => {
-            let godebug: Vec<u8> = godebug_with(b"", mode.unwrap_or(Mode::On));
-            warn(&format!(
-                "{shown} is a Go program: Go makes its own sockets and follows GODEBUG={}, not \
-                 the library (Go >= 1.21; listen/connect need Go >= 1.24)",
-                String::from_utf8_lossy(&godebug)
-            ));
+    match program_kind {
+        Program::Go(release) => {
+            let mode = mode.unwrap_or_else(|| {
+                crate::config::Config::from_lookup(crate::seccomp::sys::getenv, false).mode
+            });
+            if let Some(note) = go_note(&shown.to_string(), release, mode) {
+                warn(&note);
+            }
         }
         Program::Static => warn(&format!(
             "{shown} is statically linked: the library cannot reach it (use a dynamically \
@@ -266,4 +281,62 @@ fn reach_warnings(path: &Path, mode: Option<Mode>) -> bool {
         Program::Dynamic | Program::NotElf => {}
     }
     true
+}
+
+/// What a Go program run without the supervisor gets: Go makes its own sockets, so `GODEBUG`
+/// decides, from Go 1.21 (its listen and connect values from 1.24). None when there is nothing
+/// to say (mode off for a Go that has no `GODEBUG` switch: it stays TCP either way).
+fn go_note(shown: &str, release: GoRelease, mode: Mode) -> Option<String> {
+    let godebug = String::from_utf8_lossy(&godebug_with::<Vec<u8>>(b"", mode)).into_owned();
+    let directional = matches!(mode, Mode::Listen | Mode::Connect);
+    Some(
+        if release.follows_godebug_directions() || (release.follows_godebug() && !directional) {
+            format!(
+                "{shown} is a {release} program: Go makes its own sockets and follows \
+             GODEBUG={godebug}, not the library"
+            )
+        } else if release.follows_godebug() {
+            format!(
+                "{shown} is a {release} program: Go knows the listen and connect values of \
+             GODEBUG=multipathtcp only from 1.24; it runs over TCP (-m on gives it MPTCP)"
+            )
+        } else if mode == Mode::Off {
+            return None;
+        } else if directional {
+            format!(
+                "{shown} is a {release} program: Go has no GODEBUG=multipathtcp before 1.21, and the \
+             seccomp supervisor that reaches it serves modes on and force only; it runs over TCP"
+            )
+        } else {
+            format!(
+                "{shown} is a {release} program: Go has no GODEBUG=multipathtcp before 1.21 and the \
+             seccomp supervisor cannot reach it here; it runs over TCP"
+            )
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_go_release_is_told_what_it_gets() {
+        let note = |minor, mode| go_note("prog", GoRelease::Minor(minor), mode);
+        let says = |minor, mode, words: &str| {
+            let note = note(minor, mode).unwrap_or_default();
+            assert!(note.contains(words), "Go 1.{minor}, {mode:?}: {note}");
+        };
+        says(24, Mode::Listen, "follows GODEBUG=multipathtcp=2");
+        says(21, Mode::On, "follows GODEBUG=multipathtcp=1");
+        says(21, Mode::Off, "follows GODEBUG=multipathtcp=0");
+        says(23, Mode::Connect, "only from 1.24; it runs over TCP");
+        says(20, Mode::Listen, "serves modes on and force only");
+        says(19, Mode::On, "cannot reach it here");
+        assert_eq!(note(19, Mode::Off), None);
+        assert!(
+            go_note("prog", GoRelease::Unknown, Mode::Connect)
+                .is_some_and(|note| note.contains("Go (release unknown"))
+        );
+    }
 }
