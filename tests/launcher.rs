@@ -246,6 +246,84 @@ fact verify "$(SYSTEMD_UNIT_PATH="$root/etc/systemd/system:$root/usr/lib/systemd
     run.expect("verify", "status 0");
 }
 
+/// A unit whose program neither the library nor `GODEBUG` reaches (Debian's hey, Go 1.19; static
+/// busybox) gets no drop-in that would do nothing: enable fails and prints the drop-in that
+/// reaches it through the launcher, which systemd reads as a valid unit. A unit with another,
+/// reachable command gets the drop-in and a warning.
+#[test]
+fn enable_refuses_a_unit_whose_program_only_the_supervisor_reaches() {
+    let run = in_netns(
+        r#"
+root="$WORK/root"
+units="$root/usr/lib/systemd/system"
+mkdir -p "$units" "$root/usr/bin" "$root/bin"
+cp "$(command -v hey)" "$root/usr/bin/hey"
+cp /bin/busybox "$root/bin/busybox"
+printf '[Service]\nExecStart=-hey -n 1 http://127.0.0.1:%%i/\n' >"$units/go@.service"
+printf '[Service]\nExecStart=/bin/busybox httpd -f\n' >"$units/static.service"
+printf '[Service]\nType=oneshot\nExecStart=/usr/bin/hey\nExecStart=/bin/true\n' >"$units/mixed.service"
+for unit in go@8080 static mixed; do
+	set +e
+	W enable "$unit" --root "$root" >/dev/null 2>"$WORK/$unit.err"
+	fact "$unit.status" "$?"
+	set -e
+	fact "$unit.err" "$(tr '\n' '|' <"$WORK/$unit.err")"
+	fact "$unit.dropin" "$(ls "$root/etc/systemd/system/$unit.service.d" 2>/dev/null || true)"
+done
+W enable go@8080 -m listen --root "$root" >/dev/null 2>"$WORK/listen.err" || fact listen.status "$?"
+fact listen.err "$(cat "$WORK/listen.err")"
+W enable go@8080 -m off --root "$root" >/dev/null 2>&1 && fact off.status 0
+# The drop-in the refusal names, as a user would write it, read by systemd.
+mkdir -p "$root/etc/systemd/system/go@8080.service.d"
+sed -n '/^\[Service\]$/,$p' "$WORK/go@8080.err" >"$root/etc/systemd/system/go@8080.service.d/50-mine.conf"
+fact suggested "$(tr '\n' '|' <"$root/etc/systemd/system/go@8080.service.d/50-mine.conf")"
+rm "$root/etc/systemd/system/go@8080.service.d/50-mptcpize-rs.conf"
+fact verify "$(SYSTEMD_UNIT_PATH="$root/etc/systemd/system:$units:" \
+	systemd-analyze verify go@8080.service 2>&1; echo "status $?")"
+"#,
+        &[],
+    );
+    run.assert_success();
+    for (unit, why) in [
+        (
+            "go@8080",
+            "/usr/bin/hey is a Go 1.19 program (Go has no GODEBUG=multipathtcp before 1.21)",
+        ),
+        ("static", "/bin/busybox is statically linked"),
+    ] {
+        run.expect(&format!("{unit}.status"), "1");
+        run.expect(&format!("{unit}.dropin"), "");
+        let err = run.fact(&format!("{unit}.err"));
+        assert!(err.contains(&format!("{unit}.service: ")), "{run}");
+        assert!(err.contains(why), "{unit}: {run}");
+        assert!(err.contains("so none was written"), "{unit}: {run}");
+    }
+    let launcher = env!("CARGO_BIN_EXE_mptcpize-rs");
+    assert_eq!(
+        run.fact("suggested"),
+        format!(
+            "[Service]|ExecStart=|ExecStart=-{launcher} run -m on -- hey -n 1 \
+             http://127.0.0.1:%i/|"
+        ),
+        "the unit's prefixes and specifiers kept: {run}"
+    );
+    run.expect("verify", "status 0");
+    run.expect("mixed.status", "0");
+    run.expect("mixed.dropin", "50-mptcpize-rs.conf");
+    assert!(
+        run.fact("mixed.err")
+            .contains("/usr/bin/hey is a Go 1.19 program (Go has no GODEBUG=multipathtcp before 1.21): the drop-in does not reach it, only the unit's other commands"),
+        "{run}"
+    );
+    run.expect("listen.status", "1");
+    assert!(
+        run.fact("listen.err")
+            .contains("in mode listen or connect nothing else does either: -m on serves it"),
+        "{run}"
+    );
+    run.expect("off.status", "0");
+}
+
 #[test]
 fn the_script_runs_a_launcher_installed_beside_it() {
     let run = in_netns(

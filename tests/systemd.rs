@@ -14,7 +14,7 @@ mod nspawn;
 
 use common::{Run, built};
 use nspawn::{BOOKWORM, Container, TRIXIE};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Shell helpers for the scripts run inside the container.
@@ -488,6 +488,75 @@ go_probe disabled
     }
     // Without the drop-in the service is back to Go's own default, whatever this Go's is.
     assert_same_as_before(&run, "disabled");
+}
+
+/// A service whose program only the seccomp supervisor reaches (Debian's rclone, Go 1.19): enable
+/// refuses and writes nothing; the drop-in it names instead, written as a user would, makes the
+/// service MPTCP under the real systemd; without it the service is back to its baseline.
+#[test]
+fn an_old_go_service_is_refused_and_reached_through_the_named_drop_in() {
+    let rclone = Path::new("/usr/bin/rclone");
+    assert!(
+        rclone.is_file(),
+        "{} missing: scripts/test-deps.sh installs it",
+        rclone.display()
+    );
+    let mut container = with_installed_wrapper(BOOKWORM);
+    let files = container.scratch_dir("files");
+    std::fs::write(files.join("hello"), "hello from go").unwrap();
+    container
+        .bind_ro(rclone, "/srv/bin/rclone")
+        .bind_ro(&files, "/srv/files");
+    container.boot();
+    let run = run_script(
+        &container,
+        r#"
+vendor_unit rclone.service <<'UNIT'
+[Service]
+Environment=RCLONE_CONFIG=/run/rclone.conf
+ExecStart=/srv/bin/rclone serve http /srv/files --addr 127.0.0.1:8092
+UNIT
+systemctl daemon-reload
+rclone_probe() {
+	systemctl restart rclone.service
+	python3 /srv/helpers/unitserver.py client 8092 http /hello | facts_from "$1"
+}
+rclone_probe before
+toggle enable rclone
+fact dropin "$(ls /etc/systemd/system/rclone.service.d 2>&1 || true)"
+mkdir -p /etc/systemd/system/rclone.service.d
+sed -n '/^\[Service\]$/,$p' "$OUT/enable.err" >/etc/systemd/system/rclone.service.d/50-mine.conf
+fact_file mine /etc/systemd/system/rclone.service.d/50-mine.conf
+systemctl daemon-reload
+rclone_probe supervised
+fact noted "$(journalctl -u rclone.service -o cat --no-pager | grep -c 'reached through seccomp' || true)"
+rm -r /etc/systemd/system/rclone.service.d
+systemctl daemon-reload
+rclone_probe after
+"#,
+    );
+    run.expect("enable.status", "1");
+    assert!(
+        run.fact("enable.err").contains("so none was written"),
+        "{run}"
+    );
+    assert!(run.fact("dropin").contains("No such file"), "{run}");
+    assert_eq!(
+        run.fact("mine"),
+        "[Service]|ExecStart=|ExecStart=/usr/local/bin/mptcpize-rs run -m on -- \
+         /srv/bin/rclone serve http /srv/files --addr 127.0.0.1:8092|",
+        "{run}"
+    );
+    for label in ["before", "after"] {
+        run.expect(&format!("{label}.intact"), "1");
+        run.expect(&format!("{label}.mptcp_info"), "0");
+        run.expect(&format!("{label}.syn_rx"), "0");
+    }
+    run.expect("supervised.intact", "1");
+    run.expect("supervised.mptcp_info", "1");
+    assert!(run.number("supervised.syn_rx") >= 1, "{run}");
+    assert!(run.number("supervised.synack_rx") >= 1, "{run}");
+    assert!(run.number("noted") >= 1, "the launcher said it once\n{run}");
 }
 
 /// The `.deb` that `cargo deb` built (scripts/test.sh builds it before the tests).

@@ -7,6 +7,7 @@
 //! section are read, each in one piece (object's `ReadCache` reads ranges on demand), so a large
 //! binary costs no more than a small one.
 
+use crate::mode::Mode;
 use object::elf::{FileHeader32, FileHeader64};
 use object::read::ReadCache;
 use object::read::elf::{FileHeader, ProgramHeader, SectionHeader};
@@ -27,6 +28,32 @@ pub enum Program {
     Musl,
     /// A dynamically linked program the library reaches.
     Dynamic,
+}
+
+impl Program {
+    /// Why neither the preloaded library nor `GODEBUG` reaches this program in `mode` (what a
+    /// unit's drop-in sets); None when one of them does, or in mode off.
+    pub fn unreached_by_environment(self, mode: Mode) -> Option<String> {
+        if mode == Mode::Off {
+            return None;
+        }
+        match self {
+            Program::Static => Some("statically linked (no loader preloads the library)".into()),
+            Program::Musl => Some("a musl program (the library is built for glibc)".into()),
+            Program::Go(release) if !release.follows_godebug() => Some(format!(
+                "a {release} program (Go has no GODEBUG=multipathtcp before 1.21)"
+            )),
+            Program::Go(release)
+                if matches!(mode, Mode::Listen | Mode::Connect)
+                    && !release.follows_godebug_directions() =>
+            {
+                Some(format!(
+                    "a {release} program (GODEBUG's listen and connect values need Go 1.24)"
+                ))
+            }
+            Program::Go(_) | Program::Dynamic | Program::NotElf => None,
+        }
+    }
 }
 
 /// The Go release that built a program, as its build info says.

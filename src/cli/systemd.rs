@@ -8,8 +8,9 @@
 //! files are read the way systemd reads them (`unit_file`).
 
 use super::args::Options;
+use super::elf;
 use super::environment::Variables;
-use super::unit_file::{apply_words, environment_of, quote_value};
+use super::unit_file::{apply_words, environment_of, exec_program, exec_starts, quote_value};
 use super::{DROPIN_NAME, Failure, fatal, locate, prog, usage_error, warn};
 use crate::mode::Mode;
 use std::collections::BTreeMap;
@@ -130,6 +131,7 @@ pub fn enable(unit: &str, options: &Options) -> Result<i32, Failure> {
         return enable_socket(&unit, options);
     }
     let library = locate::library()?;
+    refuse_unreached_programs(&unit, options)?;
     let existing = unit_environment(&unit, options);
     let existing_preload = existing.get("LD_PRELOAD").cloned().unwrap_or_default();
     let existing_godebug = existing.get("GODEBUG").cloned().unwrap_or_default();
@@ -176,6 +178,89 @@ pub fn enable(unit: &str, options: &Options) -> Result<i32, Failure> {
     reload_systemd(options);
     println!("restart the unit to apply it: systemctl restart {unit}");
     Ok(0)
+}
+
+/// Where systemd looks for an `ExecStart=` program named without a path.
+const EXEC_SEARCH_PATH: [&str; 6] = [
+    "usr/local/sbin",
+    "usr/local/bin",
+    "usr/sbin",
+    "usr/bin",
+    "sbin",
+    "bin",
+];
+
+/// The drop-in reaches a program through `LD_PRELOAD` and `GODEBUG` only. When the unit's every
+/// `ExecStart=` program is out of their reach (static, musl, Go before 1.21…), enable refuses,
+/// writes nothing, and names the way that works: the seccomp supervisor, by starting the program
+/// through the launcher in a drop-in of the user's own. Changing the unit's command is not ours
+/// to do: a vendor's later `ExecStart=` would be hidden behind a copy of the old one. When only
+/// some are out of reach, each is named and the drop-in still serves the others.
+fn refuse_unreached_programs(unit: &str, options: &Options) -> Result<(), Failure> {
+    let mode = options.mode.unwrap_or(Mode::On);
+    let root = root_of(options);
+    let commands = exec_starts(&unit_files(&root, unit));
+    let mut unreached = Vec::new();
+    for command in &commands {
+        let (prefixes, program) = exec_program(command);
+        // A specifier or a missing file: only systemd knows what runs; the drop-in may serve it.
+        let Some(path) = exec_path(&root, &program) else {
+            continue;
+        };
+        if let Some(why) = elf::inspect(&path).unreached_by_environment(mode) {
+            // Shown as the unit's system sees it (a name without a path, found in the search path).
+            let shown = Path::new("/").join(path.strip_prefix(&root).unwrap_or(&path));
+            unreached.push((command, prefixes, shown.display().to_string(), why));
+        }
+    }
+    let Some((command, prefixes, program, why)) = unreached.first() else {
+        return Ok(());
+    };
+    if unreached.len() < commands.len() {
+        for (_, _, program, why) in &unreached {
+            warn(&format!(
+                "{unit}: {program} is {why}: the drop-in does not reach it, only the unit's other \
+                 commands"
+            ));
+        }
+        return Ok(());
+    }
+    let way = if matches!(mode, Mode::On | Mode::Force) && !prefixes.contains('@') {
+        let launcher = std::env::current_exe()
+            .map_or_else(|_| prog().to_string(), |path| path.display().to_string());
+        // As written in the unit (its specifiers and quoting mean the same in the user's drop-in).
+        let arguments = &command[prefixes.len()..];
+        format!(
+            "the seccomp supervisor does, when the unit starts it through the launcher: in a \
+             drop-in of your own (systemctl edit {unit}):\n[Service]\nExecStart=\n\
+             ExecStart={prefixes}{launcher} run -m {} -- {arguments}",
+            mode.name()
+        )
+    } else if matches!(mode, Mode::Listen | Mode::Connect) {
+        "and in mode listen or connect nothing else does either: -m on serves it through the \
+         seccomp supervisor"
+            .to_string()
+    } else {
+        format!("the seccomp supervisor does, when the unit starts {program} through the launcher")
+    };
+    Err(fatal(format!(
+        "{unit}: {program} is {why}: the drop-in's LD_PRELOAD and GODEBUG do not reach it, so \
+         none was written; {way}"
+    )))
+}
+
+/// The file an `ExecStart=` program names, inside ROOT; None when it names a specifier.
+fn exec_path(root: &Path, program: &str) -> Option<PathBuf> {
+    if program.contains('%') || program.is_empty() {
+        return None;
+    }
+    if let Some(absolute) = program.strip_prefix('/') {
+        return Some(root.join(absolute));
+    }
+    EXEC_SEARCH_PATH
+        .iter()
+        .map(|dir| root.join(dir).join(program))
+        .find(|path| path.is_file())
 }
 
 pub fn disable(unit: &str, options: &Options) -> Result<i32, Failure> {

@@ -1,4 +1,5 @@
-//! Reading `Environment=` the way systemd does, and writing values it reads back unchanged.
+//! Reading `Environment=` and `ExecStart=` the way systemd does, and writing values it reads back
+//! unchanged.
 //!
 //! systemd splits an `Environment=` value into words (whitespace-separated, double or single
 //! quotes group, C escapes such as `\"`, `\\`, `\x20` are decoded), each word one `NAME=VALUE`;
@@ -12,7 +13,7 @@ use std::collections::BTreeMap;
 pub fn environment_of(files: &[String]) -> BTreeMap<String, String> {
     let mut variables = BTreeMap::new();
     for text in files {
-        for value in environment_values(text) {
+        for value in service_values(text, "Environment") {
             if value.trim().is_empty() {
                 variables.clear();
                 continue;
@@ -35,8 +36,32 @@ pub fn apply_words(value: &str, variables: &mut BTreeMap<String, String>) {
     }
 }
 
-/// The values of the `Environment=` lines of the `[Service]` section, continuations joined.
-fn environment_values(text: &str) -> Vec<String> {
+/// The commands a unit's `ExecStart=` lines leave (unit file, then drop-ins; an empty one resets
+/// the list), each as written: its prefixes (`-@:+!`) and its words.
+pub fn exec_starts(files: &[String]) -> Vec<String> {
+    let mut commands = Vec::new();
+    for text in files {
+        for value in service_values(text, "ExecStart") {
+            if value.is_empty() {
+                commands.clear();
+            } else {
+                commands.push(value);
+            }
+        }
+    }
+    commands
+}
+
+/// A command's prefixes (`-`, `@`, `:`, `+`, `!`, `!!`) and the program, its first word after them.
+pub fn exec_program(command: &str) -> (&str, String) {
+    let rest = command.trim_start_matches(['-', '@', ':', '+', '!']);
+    let prefixes = &command[..command.len() - rest.len()];
+    let program = split_words(rest).into_iter().next().unwrap_or_default();
+    (prefixes, program)
+}
+
+/// The values of the `KEY=` lines of the `[Service]` section, continuations joined.
+fn service_values(text: &str, wanted: &str) -> Vec<String> {
     let mut values = Vec::new();
     let mut in_service = false;
     let mut pending = String::new();
@@ -62,7 +87,7 @@ fn environment_values(text: &str) -> Vec<String> {
             continue;
         }
         if let Some((key, value)) = logical.split_once('=') {
-            if key.trim() == "Environment" {
+            if key.trim() == wanted {
                 values.push(value.trim().to_string());
             }
         }
@@ -161,6 +186,27 @@ mod tests {
         assert_eq!(vars["LD_PRELOAD"], "/a.so /b.so");
         assert_eq!(vars["GODEBUG"], "x=1");
         assert_eq!(vars["C"], " c");
+    }
+
+    #[test]
+    fn exec_start_lines_as_systemd_applies_them() {
+        let files = [
+            "[Service]\nExecStart=/usr/bin/old --flag\n".to_string(),
+            "[Service]\nExecStart=\nExecStart=-@/usr/bin/new new \\\n  --x\n[Install]\nExecStart=/no\n"
+                .to_string(),
+        ];
+        let commands = exec_starts(&files);
+        assert_eq!(commands, ["-@/usr/bin/new new    --x"]);
+        assert_eq!(
+            exec_program(&commands[0]),
+            ("-@", "/usr/bin/new".to_string())
+        );
+        assert_eq!(
+            exec_program("\"/opt/my prog\" a"),
+            ("", "/opt/my prog".to_string())
+        );
+        assert_eq!(exec_program("!!true"), ("!!", "true".to_string()));
+        assert_eq!(exec_starts(&files[..1]), ["/usr/bin/old --flag"]);
     }
 
     #[test]

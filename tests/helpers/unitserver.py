@@ -8,9 +8,10 @@ usage:
       whole): SO_PROTOCOL of its listener and of that outgoing socket, and its LD_PRELOAD,
       GODEBUG and MPTCPIZE. Then tells systemd it is ready (Type=notify) and echoes what each
       client sends, first writing RESULT.accepted: SO_PROTOCOL of the accepted socket.
-  unitserver.py client PORT [http]
+  unitserver.py client PORT [http [PATH]]
       Connects with an explicit MPTCP socket (so the handshake shows whether the server is
-      MPTCP), sends a payload and checks its echo (with "http": GETs / and prints the body).
+      MPTCP), sends a payload and checks its echo (with "http": GETs PATH, default /, and
+      checks the body is "hello from go").
       Prints key=value facts: intact, mptcp_info (MPTCP_INFO answers only when the connection
       did not fall back to TCP), and how much this namespace's MP_CAPABLE counters rose.
 """
@@ -123,11 +124,11 @@ def mptcp_info_ok(sock):
         return 0
 
 
-def client(port, http):
+def client(port, http, path="/"):
     before = mp_capable_counters()
     sock = connect_retrying(port)
     if http:
-        sock.sendall(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
         info = mptcp_info_ok(sock)
         reply = receive_all(sock)
         intact = int(reply.startswith(b"HTTP/1.") and reply.endswith(b"\r\n\r\nhello from go"))
@@ -152,6 +153,8 @@ def main(args):
         serve(args[1], int(args[2]))
     elif args[:1] == ["client"] and len(args) in (2, 3) and args[2:] in ([], ["http"]):
         client(int(args[1]), args[2:] == ["http"])
+    elif args[:1] == ["client"] and len(args) == 4 and args[2] == "http":
+        client(int(args[1]), True, args[3])
     else:
         sys.exit(__doc__)
 
