@@ -91,7 +91,7 @@ figure "peer: mptcpize's libmptcpwrap, TCP call rewritten / asking IPPROTO_MPTCP
 	"LD_PRELOAD=$PEER $BENCH tcp $N" "$BENCH mptcp $N"
 # The seccomp supervisor (programs the preload cannot reach): the same callbench, its socket()
 # answered by the supervisor process instead of rewritten in-process.
-figure "seccomp supervisor: TCP socket+close made MPTCP / asking IPPROTO_MPTCP itself" "" \
+figure "seccomp supervisor: TCP socket+close made MPTCP / asking IPPROTO_MPTCP itself" "≤ 5" \
 	"$SECCOMP $BENCH tcp $N" "$BENCH mptcp $N"
 figure "seccomp supervisor / the library: TCP socket+close made MPTCP" "" \
 	"$SECCOMP $BENCH tcp $N" "LD_PRELOAD=$LIB $BENCH tcp $N"

@@ -362,14 +362,24 @@ fact protocol "$(sed -n 's/^protocol=//p' out)"
     run.expect("same_session", "no");
     run.expect("supervisor_cwd", "/");
     // stdin and stdout on /dev/null, stderr the log asked for with -d, the listener, the
-    // supervisor's own network namespace: nothing of the program's.
+    // supervisor's own network namespace, and the /proc/<tid>/cgroup of the one thread that made
+    // a socket (remembered with its credentials): nothing of the program's.
     let fds = run.fact("supervisor_fds");
+    let program_thread = fds
+        .split('|')
+        .filter(|fd| {
+            fd.strip_prefix("/proc/")
+                .and_then(|rest| rest.strip_suffix("/cgroup"))
+                .is_some_and(|tid| !tid.is_empty() && tid.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .count();
+    assert_eq!(program_thread, 1, "{run}");
     assert_eq!(fds.matches("/dev/null").count(), 2, "{run}");
     assert_eq!(fds.matches("seccomp notify").count(), 1, "{run}");
     assert_eq!(fds.matches("net:[").count(), 1, "{run}");
     assert_eq!(
         fds.split('|').filter(|fd| !fd.is_empty()).count(),
-        5,
+        6,
         "{run}"
     );
     run.expect("status", "143");
@@ -393,7 +403,12 @@ exec 3>hold
 for _ in $(seq 1200); do grep -q bad= out && break; sleep 0.05; done
 supervisor=$(supervisor_pid log)
 fact result "$(cat out)"
-fact supervisor_fds "$(ls "/proc/$supervisor/fd" | wc -l)"
+links=$(for fd in /proc/"$supervisor"/fd/*; do readlink "$fd"; done)
+# The /proc/<tid>/cgroup files of the threads it remembers (see supervisor.rs; "(deleted)" once
+# the thread is gone), and the rest.
+task='^/proc/[0-9]+/cgroup( \(deleted\))?$'
+fact supervisor_tasks "$(grep -Ec "$task" <<<"$links" || true)"
+fact supervisor_fds "$(grep -Evc "$task" <<<"$links" || true)"
 fact supervisor_sockets "$(for fd in /proc/"$supervisor"/fd/*; do readlink "$fd"; done | grep -c socket: || true)"
 exec 3>&-
 wait "$program"
@@ -414,6 +429,8 @@ fact decisions "$(grep -c ' -> ' log)"
         assert_eq!(field("bad"), "0", "{run}");
         assert_eq!(field("fds_before"), field("fds_after"), "{run}");
         assert_eq!(run.number("supervisor_fds"), 5, "{run}");
+        // At most one per thread that made a socket: 16, and the main thread.
+        assert!(run.number("supervisor_tasks") <= 17, "{run}");
         assert_eq!(run.number("supervisor_sockets"), 0, "{run}");
         assert_eq!(run.number("decisions"), 16_001, "{run}");
     }
@@ -437,6 +454,33 @@ fact root_dropped_plain "$(./gs dropuid)"
     );
     run.expect("root_dropped", "protocol=6");
     assert_eq!(run.fact("root_dropped_force"), "errno=1", "EPERM: {run}");
+}
+
+/// The supervisor remembers each thread's credentials; a thread that changes them mid-run is never
+/// answered from what it was: alone (a raw `setresuid` in one thread: the others keep theirs) or
+/// the whole process (glibc's), in a thread that made a socket before, as in the one that asked.
+#[test]
+fn a_thread_that_changes_its_credentials_mid_run_is_never_answered_as_before() {
+    let run = run(
+        r#"
+fact plain "$(./gs dropmidrun)"
+fact supervised "$(S ./gs dropmidrun)"
+fact forced "$(S -m force ./gs dropmidrun)"
+"#,
+        &[],
+    );
+    run.assert_success();
+    let expected = |mptcp: &str, dropped: &str| {
+        format!(
+            "before={mptcp} alone_before={mptcp} alone_after={dropped} main={mptcp} \
+             thread_before={mptcp} after={dropped} thread_after={dropped}"
+        )
+    };
+    // Without the supervisor every socket is TCP, and every call succeeds.
+    assert_eq!(run.fact("plain"), expected("6", "6"), "{run}");
+    assert_eq!(run.fact("supervised"), expected("262", "6"), "{run}");
+    // force: a foreign identity is refused (EPERM), never served from memory.
+    assert_eq!(run.fact("forced"), expected("262", "-1"), "{run}");
 }
 
 #[test]

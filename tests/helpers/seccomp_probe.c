@@ -11,6 +11,11 @@
  *   pid EXIT                     print getpid(), one socket, exit with EXIT
  *   nochildren                   one socket, then wait(): "wait=ECHILD" when there is no child
  *   dropuid                      drop to uid/gid 65534, then probe
+ *   dropmidrun                   the main thread probes; a thread probes, drops to 65534 alone
+ *                                (raw setresuid) and probes; the main thread probes; another
+ *                                thread probes, the process drops to 65534 (glibc: every
+ *                                thread), the main thread and that one probe. One line of
+ *                                protocols (or -errno), in that order
  *   hold                         one socket, print "ready", then sleep until a signal ends it
  * Protocols and errnos go to stdout; payloads to stdout only in `listen`. */
 #define _GNU_SOURCE
@@ -96,6 +101,56 @@ static int send_once(const char *port) {
 	return failed;
 }
 
+/* One socket's protocol, or -errno. */
+static int protocol_now(void) {
+	int fd = tcp_socket();
+	if (fd < 0) return -errno;
+	int protocol = protocol_of(fd);
+	close(fd);
+	return protocol;
+}
+
+static int go_pipe[2], done_pipe[2];
+
+/* Probes, then waits for the main thread's word and probes again. */
+static void *probe_twice(void *results) {
+	char word;
+	((int *)results)[0] = protocol_now();
+	if (write(done_pipe[1], "x", 1) != 1 || read(go_pipe[0], &word, 1) != 1) return NULL;
+	((int *)results)[1] = protocol_now();
+	return NULL;
+}
+
+/* Probes, drops its own credentials alone (the raw call: glibc's would change every thread's),
+ * probes again. */
+static void *drop_alone(void *results) {
+	((int *)results)[0] = protocol_now();
+	if (syscall(SYS_setresuid, 65534, 65534, 65534) != 0) ((int *)results)[1] = -1000;
+	else ((int *)results)[1] = protocol_now();
+	return NULL;
+}
+
+static int drop_mid_run(void) {
+	int alone[2] = {0, 0}, thread_results[2] = {0, 0};
+	char word;
+	pthread_t thread;
+	if (pipe(go_pipe) || pipe(done_pipe)) return perror("pipe"), 1;
+	int before = protocol_now();
+	if (pthread_create(&thread, NULL, drop_alone, alone)) return 1;
+	pthread_join(thread, NULL);
+	int main_after_alone = protocol_now();
+	if (pthread_create(&thread, NULL, probe_twice, thread_results)) return 1;
+	if (read(done_pipe[0], &word, 1) != 1) return 1;
+	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+		return perror("drop"), 1;
+	int after = protocol_now();
+	if (write(go_pipe[1], "x", 1) != 1) return 1;
+	pthread_join(thread, NULL);
+	printf("before=%d alone_before=%d alone_after=%d main=%d thread_before=%d after=%d thread_after=%d\n",
+	       before, alone[0], alone[1], main_after_alone, thread_results[0], after, thread_results[1]);
+	return 0;
+}
+
 static int expected_protocol, per_thread;
 
 static void *sockets(void *unused) {
@@ -175,6 +230,7 @@ int main(int argc, char **argv) {
 			return perror("drop"), 1;
 		return probe();
 	}
+	if (!strcmp(verb, "dropmidrun")) return drop_mid_run();
 	if (!strcmp(verb, "hold")) {
 		probe();
 		printf("ready\n");

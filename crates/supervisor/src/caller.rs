@@ -9,11 +9,17 @@
 //! owner. The network namespace is the caller's, entered with `setns` for the one call.
 //! Everything read under `/proc/<tid>` is trusted only once the notification is checked to be
 //! still valid afterwards (the number could otherwise belong to a new task).
+//!
+//! A [`Task`] holds the file `/proc/<tid>/cgroup` open: it names that one task for as long as the
+//! descriptor lives (a new task given the same number later has other files, and reads through
+//! the old descriptor fail once its task is gone). So what was read of the task when it was
+//! opened can be kept, and each later read of its cgroup, one `pread()`, also proves the task is
+//! still there.
 
 use std::fs;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 
 /// Room for `/proc/<tid>/status` (about 1.5 KiB) or `cgroup` in one read; longer files are read
 /// to their end.
@@ -36,6 +42,65 @@ impl Identity {
             credentials: credential_lines(&read_small(&proc_path(tid, "status"))?),
             cgroup: read_small(&proc_path(tid, "cgroup"))?,
         })
+    }
+
+    /// Whether `task` is in this identity's cgroup, read now (another process may move it at
+    /// any time, so this is never remembered). Fails once the task is gone.
+    pub fn cgroup_matches(&self, task: &Task) -> io::Result<bool> {
+        Ok(task.cgroup()? == self.cgroup)
+    }
+}
+
+/// One task, by its `/proc/<tid>/cgroup` held open.
+#[derive(Debug)]
+pub struct Task {
+    cgroup: fs::File,
+}
+
+/// What was read of a task when it was opened.
+pub struct Opened {
+    pub task: Task,
+    pub namespace: NamespaceKey,
+    /// Its credentials are those of `identity`.
+    pub same_credentials: bool,
+}
+
+impl Task {
+    /// Opens thread `tid`: its cgroup file, kept; its network namespace and credentials, read
+    /// now and compared with `identity`'s. Trust it only once the notification that named
+    /// `tid` is found still valid afterwards.
+    pub fn open(tid: u32, identity: &Identity) -> io::Result<Opened> {
+        let cgroup = fs::File::open(proc_path(Some(tid), "cgroup"))?;
+        let namespace = NamespaceKey::of(tid)?;
+        let credentials = credential_lines(&read_small(&proc_path(Some(tid), "status"))?);
+        Ok(Opened {
+            task: Task { cgroup },
+            namespace,
+            same_credentials: credentials == identity.credentials,
+        })
+    }
+
+    /// `/proc/<tid>/cgroup` now, in one `pread()` (procfs makes the whole small file afresh at
+    /// offset 0).
+    fn cgroup(&self) -> io::Result<Vec<u8>> {
+        let mut content = vec![0; SMALL_FILE];
+        let length = self.cgroup.read_at(&mut content, 0)?;
+        if length == SMALL_FILE {
+            // Longer than one read: the rest, in order.
+            let mut offset = length as u64;
+            loop {
+                let mut more = vec![0; SMALL_FILE];
+                let got = self.cgroup.read_at(&mut more, offset)?;
+                if got == 0 {
+                    break;
+                }
+                content.extend_from_slice(&more[..got]);
+                offset += got as u64;
+            }
+        } else {
+            content.truncate(length);
+        }
+        Ok(content)
     }
 }
 

@@ -2,10 +2,15 @@
 //!
 //! It asks the supervisor about exactly the calls the preload would rewrite — `socket(AF_INET or
 //! AF_INET6, SOCK_STREAM [| SOCK_NONBLOCK | SOCK_CLOEXEC], 0 or IPPROTO_TCP)` of the native ABI —
-//! and allows everything else, so every other call costs one short filter run and nothing more.
-//! The architecture field is checked first: a call of another ABI (a 32-bit program, or x32,
-//! whose numbers carry `__X32_SYSCALL_BIT`) is allowed untouched, never misread. The program is
-//! built by pure code and table-tested against a small interpreter of the instructions it uses.
+//! and about the calls that change who a task is or where its sockets belong: its credentials
+//! (`setuid()` and the rest of that family, `setgroups()`), its program (`execve()`,
+//! `execveat()`) or its network namespace (`setns()`, `unshare()`), in every ABI the kernel runs
+//! (x32's numbers carry `__X32_SYSCALL_BIT`; a 64-bit program may enter the 32-bit table).
+//! Those tell the supervisor that what it remembers of the caller may be stale
+//! ([`crate::supervisor`]); they are then run as asked. Everything else is allowed, so every
+//! other call costs one short filter run and nothing more. The architecture field is checked
+//! first, so a call of another ABI is never misread as a native one. The program is built by
+//! pure code and table-tested against a small interpreter of the instructions it uses.
 
 use libc::{c_int, sock_filter};
 
@@ -17,6 +22,67 @@ pub const NATIVE_ARCH: u32 = 0xC000_003E; // AUDIT_ARCH_X86_64: EM_X86_64 | 64-b
 pub const NATIVE_ARCH: u32 = 0xC000_00B7; // AUDIT_ARCH_AARCH64: EM_AARCH64 | 64-bit | little-endian
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 pub const SYS_SOCKET: u32 = libc::SYS_socket as u32;
+
+/// The calls of the native ABI that change a task's credentials, program or network namespace.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub const IDENTITY_CALLS: [u32; 13] = [
+    libc::SYS_setuid as u32,
+    libc::SYS_setgid as u32,
+    libc::SYS_setreuid as u32,
+    libc::SYS_setregid as u32,
+    libc::SYS_setresuid as u32,
+    libc::SYS_setresgid as u32,
+    libc::SYS_setfsuid as u32,
+    libc::SYS_setfsgid as u32,
+    libc::SYS_setgroups as u32,
+    libc::SYS_execve as u32,
+    libc::SYS_execveat as u32,
+    libc::SYS_setns as u32,
+    libc::SYS_unshare as u32,
+];
+/// x32's own `execve` and `execveat` (its other numbers are x86-64's, with the x32 bit).
+#[cfg(target_arch = "x86_64")]
+const X32_EXEC_CALLS: [u32; 2] = [520, 545];
+#[cfg(not(target_arch = "x86_64"))]
+const X32_EXEC_CALLS: [u32; 0] = [];
+/// `__X32_SYSCALL_BIT`, masked off before comparing with [`IDENTITY_CALLS`].
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+/// The 32-bit ABI the native one can run: i386 on x86-64, arm on aarch64 (AUDIT_ARCH_*).
+#[cfg(target_arch = "x86_64")]
+pub const COMPAT_ARCH: u32 = 0x4000_0003;
+#[cfg(not(target_arch = "x86_64"))]
+pub const COMPAT_ARCH: u32 = 0x4000_0028;
+/// Its calls that change credentials, program or network namespace: the 16-bit and 32-bit id
+/// calls and `execve` (the same numbers on i386 and arm), then `execveat`, `setns`, `unshare`.
+const COMPAT_IDENTITY_CALLS: [u32; 22] = [
+    23,
+    46,
+    70,
+    71,
+    81,
+    138,
+    139,
+    164,
+    170,
+    203,
+    204,
+    206,
+    208,
+    210,
+    213,
+    214,
+    215,
+    216,
+    11,
+    COMPAT_OWN_CALLS[0],
+    COMPAT_OWN_CALLS[1],
+    COMPAT_OWN_CALLS[2],
+];
+/// `execveat`, `setns`, `unshare`: i386's numbers, or arm's.
+#[cfg(target_arch = "x86_64")]
+const COMPAT_OWN_CALLS: [u32; 3] = [358, 346, 310];
+#[cfg(not(target_arch = "x86_64"))]
+const COMPAT_OWN_CALLS: [u32; 3] = [387, 375, 337];
 
 /// Whether this build can supervise at all.
 pub const SUPPORTED: bool = cfg!(any(target_arch = "x86_64", target_arch = "aarch64"));
@@ -69,15 +135,12 @@ enum Step {
     ReturnAllow,
 }
 
-/// The filter, in the order the kernel runs it. The two verdicts come last.
-const STEPS: [Step; 15] = {
+/// The filter, in the order the kernel runs it: the native ABI's `socket()` checks, its
+/// identity calls, the compat ABI's identity calls, then the two verdicts.
+fn steps() -> Vec<Step> {
     use Step::*;
     use Target::*;
-    [
-        Load(OFFSET_ARCH),
-        JumpIfEqual(NATIVE_ARCH_OR_NONE, Next, Allow),
-        Load(OFFSET_NR),
-        JumpIfEqual(SYS_SOCKET_OR_NONE, Next, Allow),
+    let socket_checks = [
         Load(low_word_of_arg(0)),
         // Either family goes on to the type; anything else is allowed.
         JumpIfEqual(libc::AF_INET as u32, Skip(1), Next),
@@ -88,10 +151,47 @@ const STEPS: [Step; 15] = {
         Load(low_word_of_arg(2)),
         JumpIfEqual(0, Notify, Next),
         JumpIfEqual(libc::IPPROTO_TCP as u32, Notify, Allow),
-        ReturnNotify,
-        ReturnAllow,
-    ]
-};
+    ];
+    // Each number notifies; the last one's miss allows.
+    let any_of = |numbers: &[u32]| -> Vec<Step> {
+        numbers
+            .iter()
+            .enumerate()
+            .map(|(i, &number)| {
+                let miss = if i + 1 == numbers.len() { Allow } else { Next };
+                JumpIfEqual(number, Notify, miss)
+            })
+            .collect()
+    };
+    let native_identity: Vec<u32> = NATIVE_IDENTITY_CALLS
+        .iter()
+        .chain(X32_EXEC_CALLS.iter())
+        .copied()
+        .collect();
+    let native_identity = any_of(&native_identity);
+    let compat_identity = any_of(&COMPAT_IDENTITY_CALLS);
+    let mut steps = vec![Load(OFFSET_ARCH)];
+    // Past the native sections to the compat one: load, jump, mask, the list, the socket checks.
+    let native_length = 3 + native_identity.len() + socket_checks.len();
+    steps.push(JumpIfEqual(NATIVE_ARCH_OR_NONE, Next, Skip(native_length)));
+    steps.push(Load(OFFSET_NR));
+    // The socket call goes past the mask and the identity list.
+    steps.push(JumpIfEqual(
+        SYS_SOCKET_OR_NONE,
+        Skip(1 + native_identity.len()),
+        Next,
+    ));
+    steps.push(And(!X32_SYSCALL_BIT));
+    steps.extend(native_identity);
+    steps.extend(socket_checks);
+    // The accumulator still holds the architecture here.
+    steps.push(JumpIfEqual(COMPAT_ARCH, Next, Allow));
+    steps.push(Load(OFFSET_NR));
+    steps.extend(compat_identity);
+    steps.push(ReturnNotify);
+    steps.push(ReturnAllow);
+    steps
+}
 
 /// A value no `seccomp_data` field holds on an unsupported architecture, so the filter (never
 /// installed there) would allow everything.
@@ -103,11 +203,22 @@ const NATIVE_ARCH_OR_NONE: u32 = 0;
 const SYS_SOCKET_OR_NONE: u32 = SYS_SOCKET;
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 const SYS_SOCKET_OR_NONE: u32 = u32::MAX;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+const NATIVE_IDENTITY_CALLS: [u32; 13] = IDENTITY_CALLS;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const NATIVE_IDENTITY_CALLS: [u32; 0] = [];
+
+/// Whether a notified call is the native `socket()`; the filter notifies no other but the calls
+/// that change who a task is.
+pub fn is_socket_call(arch: u32, number: c_int) -> bool {
+    arch == NATIVE_ARCH_OR_NONE && number as u32 == SYS_SOCKET_OR_NONE
+}
 
 /// The filter as the kernel wants it, every jump resolved to a relative offset.
 pub fn program() -> Vec<sock_filter> {
-    let notify_at = STEPS.len() - 2;
-    let allow_at = STEPS.len() - 1;
+    let steps = steps();
+    let notify_at = steps.len() - 2;
+    let allow_at = steps.len() - 1;
     let offset = |from: usize, to: Target| -> u8 {
         let to = match to {
             Target::Next => from + 1,
@@ -115,11 +226,12 @@ pub fn program() -> Vec<sock_filter> {
             Target::Notify => notify_at,
             Target::Allow => allow_at,
         };
-        // Offsets count from the instruction after the jump; the program is 15 steps long.
+        // Offsets count from the instruction after the jump; the program is about 50 steps long,
+        // well within a jump's 255.
         (to - from - 1) as u8
     };
     let instruction = |code: u16, jt: u8, jf: u8, k: u32| sock_filter { code, jt, jf, k };
-    STEPS
+    steps
         .iter()
         .enumerate()
         .map(|(at, step)| match *step {
@@ -233,10 +345,37 @@ mod tests {
             (NATIVE_ARCH, socket, [AF_UNIX as u64, stream, 0], ALLOW),
             (NATIVE_ARCH, socket + 1, [AF_INET as u64, stream, 0], ALLOW),
             (NATIVE_ARCH, x32_socket, [AF_INET as u64, stream, 0], ALLOW),
-            (0x4000_0003, socket, [AF_INET as u64, stream, 0], ALLOW), // i386
+            (COMPAT_ARCH, socket, [AF_INET as u64, stream, 0], ALLOW),
+            (NATIVE_ARCH, libc::SYS_getpid as u64, [0; 3], ALLOW),
+            (0x1234, libc::SYS_setuid as u64, [0; 3], ALLOW),
         ];
+        // Every call that changes who a task is, in each ABI, whatever its arguments.
+        let mut identity: Vec<(u32, u64)> = IDENTITY_CALLS
+            .iter()
+            .map(|&nr| (NATIVE_ARCH, u64::from(nr)))
+            .collect();
+        identity.extend(COMPAT_IDENTITY_CALLS.map(|nr| (COMPAT_ARCH, u64::from(nr))));
+        #[cfg(target_arch = "x86_64")]
+        identity.extend(
+            [
+                libc::SYS_setresuid as u32,
+                libc::SYS_setgroups as u32,
+                520,
+                545,
+            ]
+            .map(|nr| (NATIVE_ARCH, u64::from(nr | X32_SYSCALL_BIT))),
+        );
+        let table: Vec<(u32, u64, [u64; 3], u32)> = table
+            .iter()
+            .copied()
+            .chain(
+                identity
+                    .iter()
+                    .map(|&(arch, nr)| (arch, nr, [65534, 0, 0], NOTIFY)),
+            )
+            .collect();
         let program = program();
-        for (arch, nr, args, verdict) in table {
+        for (arch, nr, args, verdict) in &table {
             assert_eq!(
                 run(&program, &call(*arch, *nr, *args)),
                 *verdict,

@@ -83,6 +83,9 @@ pub struct Notification {
     pub id: u64,
     /// The calling thread, in the supervisor's PID namespace.
     pub tid: u32,
+    /// The call: a native `socket()`, or one that changes who the task is (see [`crate::filter`]).
+    pub socket: bool,
+    pub number: c_int,
     pub domain: c_int,
     pub ty: c_int,
     pub protocol: c_int,
@@ -169,6 +172,8 @@ impl Listener {
         Ok(Some(Notification {
             id: notification.id,
             tid: notification.pid,
+            socket: crate::filter::is_socket_call(notification.data.arch, notification.data.nr),
+            number: notification.data.nr,
             domain: int(notification.data.args[0]),
             ty: int(notification.data.args[1]),
             protocol: int(notification.data.args[2]),

@@ -8,6 +8,15 @@
 //! (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`) is the answer whenever MPTCP cannot be had, or could only
 //! be had with an identity that is not the caller's; in `force` mode those cases fail the call
 //! instead (the kernel's errno, or `EPERM` for a foreign identity).
+//!
+//! Reading a caller's credentials (`/proc/<tid>/status`) and namespace cost about half of each
+//! call, so they are remembered per thread, with the thread's `/proc/<tid>/cgroup` held open
+//! ([`caller::Task`]): a number reused by a new task never finds an old entry valid (reads
+//! through the old file fail once its task is gone). A thread's credentials and network namespace
+//! change only through its own calls, and the filter notifies each of them (`setuid()`…
+//! `setgroups()`, `setns()`, `unshare()`, `execve()`, which may also hand a thread's number to
+//! another): any such call forgets everything remembered before it runs. The cgroup, which
+//! another process may change at any time, is read afresh on every call, through that file.
 
 use super::caller::{self, HomeNamespace, Identity, NamespaceKey};
 use super::listener::{Event, Listener, Notification};
@@ -22,6 +31,9 @@ use std::io;
 /// How many network namespaces' availability memories are kept (a program that makes thousands
 /// of namespaces would otherwise grow the map forever); past it the memory starts afresh.
 const REMEMBERED_NAMESPACES: usize = 64;
+/// How many threads are remembered, each with a descriptor of its `/proc/<tid>/cgroup`; past it
+/// the entries of threads that are gone are dropped, and if none are, all of them.
+const REMEMBERED_TASKS: usize = 256;
 
 pub struct Supervisor {
     listener: Listener,
@@ -31,6 +43,8 @@ pub struct Supervisor {
     /// The supervisor's identity: a socket it makes carries this.
     identity: Identity,
     memory: HashMap<NamespaceKey, Availability>,
+    /// By thread id (see the module's notes).
+    tasks: HashMap<u32, caller::Opened>,
 }
 
 impl Supervisor {
@@ -41,6 +55,7 @@ impl Supervisor {
             home: HomeNamespace::open()?,
             identity: Identity::of(None)?,
             memory: HashMap::new(),
+            tasks: HashMap::new(),
         })
     }
 
@@ -61,6 +76,16 @@ impl Supervisor {
     }
 
     fn answer(&mut self, call: Notification) -> io::Result<()> {
+        if !call.socket {
+            // The caller is about to change its credentials or program: forget every identity
+            // read so far, then let the call run.
+            debug!(
+                "pid {}: system call {} may change who it is: identities forgotten",
+                call.tid, call.number
+            );
+            self.tasks.clear();
+            return self.listener.answer_continue(call.id);
+        }
         let strict = match policy::decide(self.mode, call.domain, call.ty, call.protocol) {
             Decision::Rewrite => false,
             Decision::RewriteStrict => true,
@@ -78,8 +103,10 @@ impl Supervisor {
                 call.tid
             );
         };
-        let namespace = match NamespaceKey::of(call.tid) {
-            Ok(namespace) => namespace,
+        let (namespace, same_identity) = match self.known(&call) {
+            Ok(Some(known)) => known,
+            // Gone meanwhile: nothing to answer.
+            Ok(None) => return Ok(()),
             Err(error) => {
                 cannot_read(error);
                 return self.listener.answer_continue(call.id);
@@ -93,20 +120,9 @@ impl Supervisor {
             debug!("{} -> MPTCP known unavailable, TCP", describe(&call));
             return self.listener.answer_continue(call.id);
         }
-        match Identity::of(Some(call.tid)) {
-            Ok(identity) if identity == self.identity => {}
-            Ok(_) => {
-                let why = "the caller's credentials or cgroup differ from the supervisor's";
-                return self.not_mptcp(&call, strict, libc::EPERM, why);
-            }
-            Err(error) => {
-                cannot_read(error);
-                return self.listener.answer_continue(call.id);
-            }
-        }
-        // What was read under /proc/<tid> belongs to the caller only if the call still waits.
-        if !self.listener.still_valid(call.id) {
-            return Ok(());
+        if !same_identity {
+            let why = "the caller's credentials or cgroup differ from the supervisor's";
+            return self.not_mptcp(&call, strict, libc::EPERM, why);
         }
         let make = || caller::mptcp_socket(call.domain, call.ty);
         let made = match self.home.visit(call.tid, namespace, make)? {
@@ -152,6 +168,41 @@ impl Supervisor {
                 self.listener.answer_continue(call.id)
             }
         }
+    }
+
+    /// The caller's network namespace and whether its credentials and cgroup are the
+    /// supervisor's: from memory while the thread read before is still there (its cgroup read
+    /// now), else read afresh and remembered. `None` when the call no longer waits (the number
+    /// may belong to another task).
+    fn known(&mut self, call: &Notification) -> io::Result<Option<(NamespaceKey, bool)>> {
+        if let Some(known) = self.tasks.get(&call.tid) {
+            match self.identity.cgroup_matches(&known.task) {
+                Ok(cgroup) => {
+                    return Ok(Some((known.namespace, known.same_credentials && cgroup)));
+                }
+                // That task is gone: the number is another task's now.
+                Err(_) => {
+                    self.tasks.remove(&call.tid);
+                }
+            }
+        }
+        let opened = caller::Task::open(call.tid, &self.identity)?;
+        let cgroup = self.identity.cgroup_matches(&opened.task)?;
+        // What was read belongs to the caller only if the call still waits.
+        if !self.listener.still_valid(call.id) {
+            return Ok(None);
+        }
+        let answer = (opened.namespace, opened.same_credentials && cgroup);
+        if self.tasks.len() >= REMEMBERED_TASKS {
+            let identity = &self.identity;
+            self.tasks
+                .retain(|_, known| identity.cgroup_matches(&known.task).is_ok());
+            if self.tasks.len() >= REMEMBERED_TASKS {
+                self.tasks.clear();
+            }
+        }
+        self.tasks.insert(call.tid, opened);
+        Ok(Some(answer))
     }
 
     /// Answers a call that gets no MPTCP socket: its own TCP call, or in `force` mode `errno`.
