@@ -429,3 +429,64 @@ fact outside "$(find outside -type f | wc -l)"
     run.expect("outside", "0");
     run.expect("loop_status", "126");
 }
+
+/// `+advisory` after a mode reaches the program through every way in: `run -m`, `env` and the
+/// drop-in `enable` writes (read by systemd); `force+advisory` is a usage error. Through the
+/// wrapper, a client that sets TCP_USER_TIMEOUT before connecting stays MPTCP with the policy
+/// (the namespace's MP_CAPABLE counter, SO_PROTOCOL, MPTCP_INFO) and becomes TCP without it, as
+/// it is without the library.
+#[test]
+fn the_advisory_suffix_reaches_the_program_through_run_env_and_enable() {
+    let run = in_netns(
+        r#"
+check=(python3 "$HELPERS/sockcheck.py" option 4 client before 6 18 1234)
+fact plain "$("${check[@]}")"
+fact default "$(W "${check[@]}")"
+synack=$(counter MPTcpExtMPCapableSYNACKRX)
+fact advisory "$(W -m on+advisory "${check[@]}")"
+fact advisory.synack "$(($(counter MPTcpExtMPCapableSYNACKRX) - synack))"
+fact env "$(W env -m connect+advisory | grep MPTCPIZE)"
+set +e
+W -m force+advisory true 2>"$WORK/force.err"; fact force.status "$?"
+set -e
+fact force.err "$(head -n 1 "$WORK/force.err")"
+root="$WORK/root"
+mkdir -p "$root/usr/lib/systemd/system"
+printf '[Service]\nExecStart=/bin/true\n' >"$root/usr/lib/systemd/system/app.service"
+W enable app -m on+advisory --root "$root" >"$WORK/enable.out"
+fact enable.out "$(head -n 1 "$WORK/enable.out")"
+fact dropin "$(grep -o '"MPTCPIZE=[^"]*" "GODEBUG=[^"]*"' "$root/etc/systemd/system/app.service.d/50-mptcpize-rs.conf")"
+fact verify "$(SYSTEMD_UNIT_PATH="$root/etc/systemd/system:$root/usr/lib/systemd/system:" \
+	systemd-analyze verify app.service 2>&1; echo "status $?")"
+"#,
+        &[],
+    );
+    run.assert_success();
+    let plain = run.fact("plain");
+    assert!(
+        plain.starts_with("set_errno=0 value=1234 protocol=6 "),
+        "{run}"
+    );
+    run.expect("default", &plain);
+    run.expect(
+        "advisory",
+        "set_errno=0 value=1234 protocol=262 client_protocol=262 client_mptcp_info=1 intact=1",
+    );
+    run.expect("advisory.synack", "1");
+    run.expect("env", "export MPTCPIZE=connect+advisory");
+    run.expect("force.status", "2");
+    assert!(
+        run.fact("force.err")
+            .contains("invalid mode 'force+advisory' (accepted: 0/off, 1/on, 2/listen, 3/connect, force; +advisory after any but force)"),
+        "{run}"
+    );
+    assert!(
+        run.fact("enable.out").ends_with("(mode on+advisory)"),
+        "{run}"
+    );
+    run.expect(
+        "dropin",
+        "\"MPTCPIZE=on+advisory\" \"GODEBUG=multipathtcp=1\"",
+    );
+    run.expect("verify", "status 0");
+}

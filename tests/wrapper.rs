@@ -132,7 +132,7 @@ fact env_systemd "$(W env --systemd | tr '\n' ' ')"
         ("bad_option", "mptcpize-rs.sh: unknown option '--bogus'"),
         (
             "bad_mode",
-            "mptcpize-rs.sh: invalid mode 'bogus' (accepted: 0/off, 1/on, 2/listen, 3/connect, force)",
+            "mptcpize-rs.sh: invalid mode 'bogus' (accepted: 0/off, 1/on, 2/listen, 3/connect, force; +advisory after any but force)",
         ),
     ] {
         assert_eq!(run.fact(case), "2", "{case}: {run}");

@@ -32,7 +32,9 @@ fn main() -> ExitCode {
                 let Some(value) = args.peek() else {
                     return usage("-m needs a mode");
                 };
-                mode = match config::parse_mode(value.as_encoded_bytes()) {
+                // The supervisor answers socket() only: `+advisory` (a setsockopt() policy of
+                // the library) changes nothing here.
+                mode = match config::parse_setting(value.as_encoded_bytes()).0 {
                     ModeValue::Set(mode) => Some(mode),
                     ModeValue::Unset => None,
                     ModeValue::Invalid => {

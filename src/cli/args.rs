@@ -3,7 +3,7 @@
 //! after the command is the program's), before or after the unit for `enable`/`disable`.
 
 use super::{Failure, usage_error};
-use crate::mode::{Mode, ModeValue, parse_mode};
+use crate::mode::{Mode, ModeValue, parse_setting};
 use lexopt::{Arg, Parser};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -12,6 +12,8 @@ use std::path::PathBuf;
 #[derive(Debug, Default)]
 pub struct Options {
     pub mode: Option<Mode>,
+    /// The mode was given with `+advisory`: the advisory-options policy.
+    pub advisory: bool,
     pub debug: bool,
     /// `--seccomp`: run under the seccomp supervisor whatever the program's linking.
     pub seccomp: bool,
@@ -131,6 +133,11 @@ fn parse_unit_verb(verb: Verb, arguments: Vec<OsString>) -> Result<Command, Fail
     }
     let options = Options {
         mode: after.mode.or(before.mode),
+        advisory: if after.mode.is_some() {
+            after.advisory
+        } else {
+            before.advisory
+        },
         root: after.root.or(before.root),
         ..Options::default()
     };
@@ -182,7 +189,9 @@ fn parse_options(verb: Verb, parser: &mut Parser) -> Result<Parsed, Failure> {
                 let value = parser
                     .value()
                     .map_err(|_| usage_error(format!("option '{shown}' needs a MODE")))?;
-                options.mode = Some(mode_argument(&value)?);
+                let (mode, advisory) = mode_argument(&value)?;
+                options.mode = Some(mode);
+                options.advisory = advisory;
             }
             Arg::Short('d') | Arg::Long("debug") => {
                 only(verb == Verb::Run, &shown, "run")?;
@@ -232,11 +241,13 @@ fn parse_options(verb: Verb, parser: &mut Parser) -> Result<Parsed, Failure> {
     Ok(Parsed::Options(options, None))
 }
 
-/// A mode given with `-m`: the library's own names; `default` is not a mode to ask for.
-fn mode_argument(value: &std::ffi::OsStr) -> Result<Mode, Failure> {
-    match parse_mode(value.as_encoded_bytes()) {
+/// A mode given with `-m`, and whether it ends in `+advisory`: the library's own names;
+/// `default` is not a mode to ask for.
+fn mode_argument(value: &std::ffi::OsStr) -> Result<(Mode, bool), Failure> {
+    let (mode, advisory) = parse_setting(value.as_encoded_bytes());
+    match mode {
         ModeValue::Set(mode) if value.as_encoded_bytes().trim_ascii().len() == value.len() => {
-            Ok(mode)
+            Ok((mode, advisory))
         }
         _ => Err(usage_error(format!(
             "invalid mode '{}' (accepted: {})",
@@ -304,7 +315,9 @@ plain TCP wherever MPTCP cannot be had.
 
   -m, --mode MODE     on|1 (default): MPTCP, falling back to TCP; off|0;
                       listen|2: MPTCP for listening sockets only; connect|3: MPTCP for
-                      outgoing connections only; force: MPTCP or fail, no fallback
+                      outgoing connections only; force: MPTCP or fail, no fallback.
+                      MODE+advisory (on+advisory; not force): options MPTCP refuses that
+                      only tune timing (TCP_USER_TIMEOUT, TCP_SYNCNT, IP_TTL...) keep MPTCP
   -d, --debug         log every decision to stderr (MPTCPIZE_LOG=debug)
   --seccomp           (run) reach any program through the seccomp supervisor (automatic
                       for static and musl programs)

@@ -5,7 +5,7 @@
 use super::args::Options;
 use super::{Failure, LIB_NAME, locate};
 use crate::config::{Config, Origin};
-use crate::mode::{Mode, godebug_with};
+use crate::mode::{Mode, godebug_with, setting_name};
 use std::ffi::CStr;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -45,8 +45,9 @@ impl Variables {
         }
         let godebug = inherited("GODEBUG").unwrap_or_default();
         let mptcpize = inherited("MPTCPIZE").unwrap_or_default();
-        if let Some(mode) = options.mode.or_else(|| inherited_mode(&mptcpize, &godebug)) {
-            variables.mptcpize = Some(mode.name());
+        let asked = options.mode.map(|mode| (mode, options.advisory));
+        if let Some((mode, advisory)) = asked.or_else(|| inherited_setting(&mptcpize, &godebug)) {
+            variables.mptcpize = Some(setting_name(mode, advisory));
             variables.godebug = Some(godebug_with(&godebug, mode));
         }
         if options.debug {
@@ -79,16 +80,17 @@ impl Variables {
 }
 
 /// The mode an environment already asks for, by the library's own rule (`MPTCPIZE`, else Go's
-/// setting, else on: mptcpize-core's `Config`). `None` when the inherited value is invalid: the
-/// library reports it and stays out of the way, so nothing is changed.
-pub fn inherited_mode(mptcpize: &[u8], godebug: &[u8]) -> Option<Mode> {
+/// setting, else on: mptcpize-core's `Config`), and whether it asks for the advisory-options
+/// policy (`+advisory`). `None` when the inherited value is invalid: the library reports it and
+/// stays out of the way, so nothing is changed.
+pub fn inherited_setting(mptcpize: &[u8], godebug: &[u8]) -> Option<(Mode, bool)> {
     let lookup = |name: &CStr| match name.to_bytes() {
         b"MPTCPIZE" => Some(mptcpize),
         b"GODEBUG" => Some(godebug),
         _ => None,
     };
     let config = Config::from_lookup(lookup, true);
-    (config.origin != Origin::Invalid).then_some(config.mode)
+    (config.origin != Origin::Invalid).then_some((config.mode, config.advisory))
 }
 
 /// `LD_PRELOAD` with the library appended, unless a copy of it (any directory) is already
@@ -199,18 +201,22 @@ mod tests {
     }
 
     #[test]
-    fn inherited_mode_table() {
-        let table: &[(&[u8], &[u8], Option<Mode>)] = &[
-            (b"", b"", Some(Mode::On)),
-            (b"default", b"multipathtcp=0", Some(Mode::Off)),
-            (b"", b"x=1,multipathtcp=2", Some(Mode::Listen)),
-            (b"Force", b"multipathtcp=0", Some(Mode::Force)),
+    fn inherited_setting_table() {
+        type Setting = Option<(Mode, bool)>;
+        let table: &[(&[u8], &[u8], Setting)] = &[
+            (b"", b"", Some((Mode::On, false))),
+            (b"default", b"multipathtcp=0", Some((Mode::Off, false))),
+            (b"", b"x=1,multipathtcp=2", Some((Mode::Listen, false))),
+            (b"Force", b"multipathtcp=0", Some((Mode::Force, false))),
+            (b"on+advisory", b"", Some((Mode::On, true))),
+            (b"+advisory", b"multipathtcp=3", Some((Mode::Connect, true))),
             (b"bogus", b"", None),
+            (b"bogus+advisory", b"", None),
             (b"", b"multipathtcp=force", None),
             (b"", b"multipathtcp=", None),
         ];
         for (mptcpize, godebug, expected) in table {
-            assert_eq!(inherited_mode(mptcpize, godebug), *expected);
+            assert_eq!(inherited_setting(mptcpize, godebug), *expected);
         }
     }
 

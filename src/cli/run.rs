@@ -42,6 +42,12 @@ pub fn run(options: &Options, program: Vec<OsString>) -> Result<i32, Failure> {
                 ),
                 _ => shown.clone(),
             }));
+            if options.advisory {
+                warn(&format!(
+                    "{shown}: +advisory is a policy of the library, which this program does not \
+                     load: the supervisor answers socket() only, so MPTCP's refusals reach it"
+                ));
+            }
             match crate::seccomp::exec_supervised(&supervision, exec_program) {
                 crate::seccomp::Failure::Exec(error) => error,
                 failure => return Err(Failure::Fatal(format!("{shown}: {failure}"), 1)),

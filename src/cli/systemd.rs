@@ -137,6 +137,7 @@ pub fn enable(unit: &str, options: &Options) -> Result<i32, Failure> {
     let existing_godebug = existing.get("GODEBUG").cloned().unwrap_or_default();
     let wanted = Options {
         mode: Some(options.mode.unwrap_or(Mode::On)),
+        advisory: options.advisory,
         ..Options::default()
     };
     let inherited = |name: &str| match name {
@@ -234,7 +235,7 @@ fn refuse_unreached_programs(unit: &str, options: &Options) -> Result<(), Failur
             "the seccomp supervisor does, when the unit starts it through the launcher: in a \
              drop-in of your own (systemctl edit {unit}):\n[Service]\nExecStart=\n\
              ExecStart={prefixes}{launcher} run -m {} -- {arguments}",
-            mode.name()
+            crate::mode::setting_name(mode, options.advisory)
         )
     } else if matches!(mode, Mode::Listen | Mode::Connect) {
         "and in mode listen or connect nothing else does either: -m on serves it through the \

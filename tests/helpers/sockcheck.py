@@ -4,9 +4,10 @@ Run by tests/socket_options.rs and tests/direction.rs inside their network names
 library preloaded. Prints one line of key=value facts read back from the kernel.
 
 usage:
-  sockcheck.py option FAMILY ROLE WHEN LEVEL NAME VALUE
+  sockcheck.py option FAMILY ROLE WHEN LEVEL NAME VALUE [accepted]
       ROLE client|listener; WHEN before|after (connect() or listen()). Sets the option, moves a
-      payload over a loopback connection, reports the protocol, the option's value and errno.
+      payload over a loopback connection, reports the protocol, the option's value and errno;
+      with `accepted`, also the value the accepted connection reads (last).
   sockcheck.py dualstack
       An AF_INET6 listener with SO_REUSEADDR, IPV6_V6ONLY=0, TCP_DEFER_ACCEPT, then
       TCP_USER_TIMEOUT before listen(); an IPv4 and an IPv6 client each send a payload.
@@ -72,7 +73,7 @@ def read_back(sock, level, name):
         return errno.errorcode.get(error.errno, str(error.errno))
 
 
-def option(fam, role, when, level, name, value):
+def option(fam, role, when, level, name, value, accepted_too=False):
     listener = socket.socket(fam, socket.SOCK_STREAM)
     client = socket.socket(fam, socket.SOCK_STREAM)
     target = listener if role == "listener" else client
@@ -94,6 +95,7 @@ def option(fam, role, when, level, name, value):
         f"set_errno={set_errno} value={read_back(target, level, name)} "
         f"protocol={protocol(target)} client_protocol={protocol(client)} "
         f"client_mptcp_info={mptcp_info_ok(client)} intact={intact}"
+        + (f" accepted_value={read_back(accepted, level, name)}" if accepted_too else "")
     )
 
 
@@ -142,8 +144,9 @@ def client(fam, port):
 
 
 def main(args):
-    if args[:1] == ["option"] and len(args) == 7:
-        option(family(args[1]), args[2], args[3], int(args[4]), int(args[5]), int(args[6]))
+    if args[:1] == ["option"] and len(args) in (7, 8) and args[7:] in ([], ["accepted"]):
+        option(family(args[1]), args[2], args[3], int(args[4]), int(args[5]), int(args[6]),
+               accepted_too=len(args) == 8)
     elif args == ["dualstack"]:
         dualstack()
     elif args[:1] == ["listener"] and len(args) == 2:

@@ -9,11 +9,12 @@
 //! library reads it once, lazily, on the first intercepted call (`setup`: no code runs at load
 //! time); the launcher and the seccomp supervisor compile this file too.
 
-pub use crate::mode::{Mode, ModeValue, godebug_mptcp, parse_mode};
+pub use crate::mode::{Mode, ModeValue, godebug_mptcp, parse_mode, parse_setting, split_advisory};
 use core::ffi::CStr;
 use core::fmt::{self, Write};
 
-/// The mode: `default`/unset, `0`/`off`, `1`/`on`, `2`/`listen`, `3`/`connect`, `force`.
+/// The mode: `default`/unset, `0`/`off`, `1`/`on`, `2`/`listen`, `3`/`connect`, `force`, each
+/// optionally followed by `+advisory` (the advisory-options policy, [`crate::advisory`]).
 pub const MPTCPIZE: &CStr = c"MPTCPIZE";
 /// Our log filter, in env_logger syntax (default `warn`). `RUST_LOG` is the host's, never ours.
 pub const MPTCPIZE_LOG: &CStr = c"MPTCPIZE_LOG";
@@ -40,6 +41,9 @@ pub enum Origin {
 pub struct Config<'env> {
     pub mode: Mode,
     pub origin: Origin,
+    /// The advisory-options policy (`+advisory`): options whose refusal costs only timing or
+    /// tuning keep the socket MPTCP ([`crate::advisory`]).
+    pub advisory: bool,
     /// The log filter (`MPTCPIZE_LOG`), if given, not blank, and allowed.
     pub log_filter: Option<&'env [u8]>,
     /// Where to append log lines (`MPTCPIZE_LOG_FILE`), if given and allowed.
@@ -61,7 +65,8 @@ impl<'env> Config<'env> {
     pub fn from_lookup(lookup: impl Fn(&CStr) -> Option<&'env [u8]>, secure: bool) -> Self {
         let mut warning = None;
         let mptcpize = lookup(MPTCPIZE).unwrap_or_default();
-        let (mode, origin) = match parse_mode(mptcpize) {
+        let (mode_value, advisory) = parse_setting(mptcpize);
+        let (mode, origin) = match mode_value {
             ModeValue::Set(mode) => (mode, Origin::Mptcpize),
             ModeValue::Invalid => {
                 warning = Some(Warning {
@@ -96,6 +101,7 @@ impl<'env> Config<'env> {
         Config {
             mode,
             origin,
+            advisory: advisory && origin != Origin::Invalid,
             log_filter,
             log_file,
             warning,
@@ -234,6 +240,14 @@ mod tests {
                 Origin::Godebug,
             ),
             (&[(MPTCPIZE, b"listen")], Mode::Listen, Origin::Mptcpize),
+            (&[(MPTCPIZE, b"on+advisory")], Mode::On, Origin::Mptcpize),
+            (
+                &[(MPTCPIZE, b"+advisory"), (GODEBUG, b"multipathtcp=3")],
+                Mode::Connect,
+                Origin::Godebug,
+            ),
+            (&[(MPTCPIZE, b"on+advice")], Mode::Off, Origin::Invalid),
+            (&[(MPTCPIZE, b"force+advisory")], Mode::Off, Origin::Invalid),
             // An explicit MPTCPIZE wins over GODEBUG; `default` defers to it.
             (
                 &[(MPTCPIZE, b"1"), (GODEBUG, b"multipathtcp=0")],
@@ -263,6 +277,14 @@ mod tests {
             let config = config(vars, false);
             assert_eq!((config.mode, config.origin), (*mode, *origin), "{vars:?}");
             assert_eq!(config.warning.is_some(), *origin == Origin::Invalid);
+            let asked = vars
+                .iter()
+                .any(|(name, value)| *name == MPTCPIZE && split_advisory(value).1);
+            assert_eq!(
+                config.advisory,
+                asked && *origin != Origin::Invalid,
+                "{vars:?}"
+            );
         }
     }
 

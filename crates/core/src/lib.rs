@@ -12,6 +12,7 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod advisory;
 pub mod config;
 pub mod errno;
 pub mod fallback;

@@ -1,12 +1,22 @@
-//! Mode names and Go's `GODEBUG=multipathtcp=N`: the one definition, shared by the library, the
-//! launcher and the supervisor (each depends on this crate; the launcher never links the library,
-//! whose exported `socket`/`setsockopt`/`listen` would interpose its own calls).
+//! Mode names, the advisory-options suffix, and Go's `GODEBUG=multipathtcp=N`: the one
+//! definition, shared by the library, the launcher and the supervisor (each depends on this crate;
+//! the launcher never links the library, whose exported `socket`/`setsockopt`/`listen` would
+//! interpose its own calls).
+//!
+//! A setting is a mode, optionally followed by [`ADVISORY_SUFFIX`] (`on+advisory`): the opt-in
+//! policy of [`crate::advisory`]. One value carries both, so `MPTCPIZE`, the launcher's `-m` and
+//! the drop-in `enable` writes pass it along unchanged. Not after `force`, whose promise is the
+//! kernel's own answers, unchanged ([`parse_setting`]).
 
 /// The values `MPTCPIZE` takes, as every message that refuses one lists them (`default`: follow
 /// `GODEBUG`, else `on`).
-pub const ACCEPTED_SETTINGS: &str = "default, 0/off, 1/on, 2/listen, 3/connect, force";
+pub const ACCEPTED_SETTINGS: &str =
+    "default, 0/off, 1/on, 2/listen, 3/connect, force; +advisory after any but force";
 /// The modes a command line may ask for (`-m`): the same without `default`.
-pub const ACCEPTED_MODES: &str = "0/off, 1/on, 2/listen, 3/connect, force";
+pub const ACCEPTED_MODES: &str =
+    "0/off, 1/on, 2/listen, 3/connect, force; +advisory after any but force";
+/// The suffix that turns the advisory-options policy on (ASCII case forgiven).
+pub const ADVISORY_SUFFIX: &str = "+advisory";
 
 /// What the library does with TCP stream sockets. The numbers (never 0) are how the library
 /// stores the mode in one byte.
@@ -53,6 +63,44 @@ pub fn parse_mode(value: &[u8]) -> ModeValue {
         ModeValue::Set(Mode::Force)
     } else {
         ModeValue::Invalid
+    }
+}
+
+/// A setting split into its mode value and whether it ends in [`ADVISORY_SUFFIX`] (surrounding
+/// whitespace forgiven): `on+advisory` is `(b"on", true)`, `+advisory` alone is the default mode
+/// with the policy.
+pub fn split_advisory(value: &[u8]) -> (&[u8], bool) {
+    let value = value.trim_ascii();
+    let suffix = ADVISORY_SUFFIX.as_bytes();
+    match value
+        .len()
+        .checked_sub(suffix.len())
+        .and_then(|cut| value.split_at_checked(cut))
+    {
+        Some((base, tail)) if tail.eq_ignore_ascii_case(suffix) => (base, true),
+        _ => (value, false),
+    }
+}
+
+/// Parses a setting: its mode value and whether it asks for the advisory-options policy.
+/// `force+advisory` is invalid: `force` answers every option as the kernel does.
+pub fn parse_setting(value: &[u8]) -> (ModeValue, bool) {
+    let (base, advisory) = split_advisory(value);
+    match parse_mode(base) {
+        ModeValue::Set(Mode::Force) if advisory => (ModeValue::Invalid, false),
+        mode => (mode, advisory),
+    }
+}
+
+/// The canonical name of a setting, as the launcher writes it into `MPTCPIZE` (`force` has no
+/// advisory form).
+pub fn setting_name(mode: Mode, advisory: bool) -> &'static str {
+    match (mode, advisory) {
+        (Mode::Off, true) => "off+advisory",
+        (Mode::On, true) => "on+advisory",
+        (Mode::Listen, true) => "listen+advisory",
+        (Mode::Connect, true) => "connect+advisory",
+        (mode, _) => mode.name(),
     }
 }
 
@@ -133,6 +181,46 @@ mod tests {
         }
         assert_eq!(parse_go_mode(b"force"), ModeValue::Invalid);
         assert_eq!(parse_go_mode(b""), ModeValue::Invalid);
+    }
+
+    #[test]
+    fn the_advisory_suffix_splits_off_and_names_round_trip() {
+        let table: &[(&[u8], &[u8], bool)] = &[
+            (b"on+advisory", b"on", true),
+            (b" Force+ADVISORY\n", b"Force", true),
+            (b"+advisory", b"", true),
+            (b"1+advisory", b"1", true),
+            (b"on", b"on", false),
+            (b"advisory", b"advisory", false),
+            (b"on+advisory+advisory", b"on+advisory", true),
+            (b"on+advisor", b"on+advisor", false),
+            (b"", b"", false),
+        ];
+        for (value, base, advisory) in table {
+            assert_eq!(split_advisory(value), (*base, *advisory), "{value:?}");
+        }
+        for mode in [
+            Mode::Off,
+            Mode::On,
+            Mode::Listen,
+            Mode::Connect,
+            Mode::Force,
+        ] {
+            for advisory in [false, true] {
+                let advisory = advisory && mode != Mode::Force;
+                let name = setting_name(mode, advisory).as_bytes();
+                assert_eq!(parse_setting(name), (ModeValue::Set(mode), advisory));
+            }
+        }
+        assert_eq!(
+            parse_setting(b"force+advisory"),
+            (ModeValue::Invalid, false)
+        );
+        assert_eq!(parse_setting(b"+advisory"), (ModeValue::Unset, true));
+        assert_eq!(
+            parse_mode(split_advisory(b"on+advisory+advisory").0),
+            ModeValue::Invalid
+        );
     }
 
     #[test]

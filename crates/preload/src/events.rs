@@ -11,7 +11,7 @@
 
 use crate::logging::info;
 use crate::tracked::{self, COMMITTED, OURS};
-use crate::{established, switch, sys};
+use crate::{advisory, established, switch, sys};
 use core::sync::atomic::{AtomicBool, Ordering};
 use libc::{c_int, c_uint};
 
@@ -50,13 +50,15 @@ pub fn accepted(listener: c_int, fd: c_int) {
     }
     let inherited = tracked::accepted(listener, fd);
     if inherited != 0 {
-        sys::keeping_errno(|| apply_inherited(fd, inherited));
+        sys::keeping_errno(|| apply_inherited(listener, fd, inherited));
     }
 }
 
-/// Sets on a plain TCP `fd` the answered options of `bits` (its MPTCP listener refused them).
+/// The connection `fd` inherits the answered options and advisory values of `bits` from its
+/// `listener`; on a plain TCP `fd` they are set for real (its MPTCP listener refused them).
 #[cold]
-fn apply_inherited(fd: c_int, bits: tracked::Flags) {
+fn apply_inherited(listener: c_int, fd: c_int, bits: tracked::Flags) {
+    advisory::copy(listener, fd, bits);
     if sys::get_int_option(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL) != Ok(libc::IPPROTO_TCP) {
         return;
     }
@@ -65,6 +67,9 @@ fn apply_inherited(fd: c_int, bits: tracked::Flags) {
             let _ = sys::set_int_option(fd, level, name, 1);
         }
     }
+    advisory::each_kept(fd, |level, name, value| {
+        let _ = sys::set_int_option(fd, level, name, value);
+    });
 }
 
 /// `shutdown(fd)`: the shut-down state lives on the socket and would not be carried.
@@ -95,6 +100,10 @@ pub fn closed_range(first: c_uint, last: c_uint, flags: c_int) {
 pub fn duplicated(old: c_int, new: c_int) {
     if new >= 0 && new != old {
         tracked::duplicated(old, new);
+        let advisory_bits = tracked::flags(new) & tracked::ADVISORY_BITS;
+        if advisory_bits != 0 {
+            advisory::copy(old, new, advisory_bits);
+        }
     }
 }
 

@@ -36,6 +36,7 @@
 #![cfg_attr(all(not(test), panic = "abort"), no_std)]
 
 pub use mptcpize_core::{config, fallback, mode, policy};
+pub mod advisory;
 pub mod direction;
 pub mod established;
 pub mod events;

@@ -73,22 +73,25 @@ fn short_ways(mode: Mode) -> u8 {
     hot
 }
 
-/// The mode, once published (`NOT_YET` before).
+/// The mode, once published (`NOT_YET` before), with [`ADVISORY`] when the policy is on: one
+/// byte, so the two are published together.
 static MODE: AtomicU8 = AtomicU8::new(NOT_YET);
 const NOT_YET: u8 = 0;
+/// The bit of [`MODE`] that says the advisory-options policy is on.
+const ADVISORY: u8 = 0x80;
 
 /// The threads (by id) building the configuration right now; 0 is a free slot. More builders
 /// than slots only lose the guard against re-entry from a signal handler.
 static BUILDERS: [AtomicI32; 8] = [const { AtomicI32::new(0) }; 8];
 
-fn encode(mode: Mode) -> u8 {
-    mode as u8
+fn encode(mode: Mode, advisory: bool) -> u8 {
+    mode as u8 | if advisory { ADVISORY } else { 0 }
 }
 
 /// The mode stored as `value` (the same numbers: this compiles to a range check).
 #[inline(always)]
 fn decode(value: u8) -> Mode {
-    match value {
+    match value & !ADVISORY {
         2 => Mode::On,
         3 => Mode::Listen,
         4 => Mode::Connect,
@@ -104,6 +107,12 @@ pub fn mode() -> Mode {
         NOT_YET => set_up(),
         value => decode(value),
     }
+}
+
+/// Whether the advisory-options policy is on (`+advisory`; cold path: a refused option).
+pub fn advisory() -> bool {
+    mode();
+    MODE.load(Ordering::Relaxed) & ADVISORY != 0
 }
 
 /// The first call: reads the environment, publishes the mode, sets logging up.
@@ -131,7 +140,7 @@ fn set_up() -> Mode {
         if MODE
             .compare_exchange(
                 NOT_YET,
-                encode(config.mode),
+                encode(config.mode, config.advisory),
                 Ordering::AcqRel,
                 Ordering::Acquire,
             )
@@ -141,7 +150,16 @@ fn set_up() -> Mode {
             if let Some(warning) = config.warning {
                 warning!("{warning}");
             }
-            debug!("mode {:?} (from {:?})", config.mode, config.origin);
+            debug!(
+                "mode {:?} (from {:?}){}",
+                config.mode,
+                config.origin,
+                if config.advisory {
+                    ", advisory options kept on MPTCP"
+                } else {
+                    ""
+                }
+            );
             HOT.store(short_ways(config.mode), Ordering::Relaxed);
         }
         decode(MODE.load(Ordering::Acquire))

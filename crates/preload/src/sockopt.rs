@@ -10,6 +10,10 @@
 //!   socket stays MPTCP (a load balancer's `TCP_USER_TIMEOUT=0` costs its clients nothing);
 //! - otherwise [`crate::switch`] puts a TCP socket behind the same descriptor, under its rules, and
 //!   the option is retried there;
+//! - under the opt-in advisory policy (`+advisory`), an option of
+//!   [`mptcpize_core::advisory::ADVISORY`] with a value it covers and TCP takes: success, the
+//!   socket stays MPTCP, and [`crate::advisory`] keeps what TCP would read back (before or after
+//!   the start);
 //! - when the socket can no longer be switched (it connected, listens, or was accepted from one of
 //!   our listeners), [`crate::established`] says what TCP would have answered: success for a value
 //!   the socket already has, for an option remembered and read back, and for a call that
@@ -19,7 +23,7 @@
 //! `getsockopt()` answers as TCP would where MPTCP will not read an option (a fresh TCP socket
 //! reads it), and reads back what our `setsockopt()` remembered. On a socket the program asked
 //! MPTCP for itself, when TCP refuses the option too, or in `force` mode, the kernel's error is
-//! returned unchanged. A successful call on a socket that may still be switched also tells
+//! returned unchanged; a value kept by the advisory policy reads back as TCP would read it. A successful call on a socket that may still be switched also tells
 //! [`crate::tracked`] when the option is one a switch could not carry. A program that never meets
 //! a refusal pays one relaxed load of its descriptor's flags per call.
 
@@ -28,9 +32,10 @@ use crate::logging::{info, warning};
 use crate::setup;
 use crate::sys::{self, Errno, OwnedFd};
 use crate::tracked::OURS;
-use crate::{established, switch, tracked};
+use crate::{advisory, established, switch, tracked};
 use core::sync::atomic::{AtomicBool, Ordering};
 use libc::{IPPROTO_MPTCP, IPPROTO_TCP, SOL_SOCKET, c_int, c_void, socklen_t};
+use mptcpize_core::advisory::ADVISORY;
 
 /// The TCP states of a socket without a connection: never connected (or over), listening.
 const TCP_CLOSE: u8 = 7;
@@ -69,9 +74,11 @@ pub unsafe fn setsockopt(
         // for IPV6_V6ONLY once connected).
         return Err(libc::ENOPROTOOPT);
     }
+    // SAFETY: the caller's own arguments.
+    let advisory = unsafe { advisory_row(level, name, value, len) };
     if flags_before & OURS == 0
         || !established::refused_by_mptcp(refused, level, name)
-        || setup::mode() == Mode::Force
+        || (setup::mode() == Mode::Force && advisory.is_none())
         || sys::get_int_option(fd, SOL_SOCKET, libc::SO_PROTOCOL) != Ok(IPPROTO_MPTCP)
     {
         return Err(refused);
@@ -86,10 +93,13 @@ pub unsafe fn setsockopt(
         return Err(tcp_errno);
     }
     // SAFETY: the caller's own arguments, tried on a throw-away TCP socket.
-    match unsafe { tcp_takes(fd, level, name, value, len) } {
+    let (tcp_default, tcp_reads) = match unsafe { tcp_takes(fd, level, name, value, len) } {
         // TCP refuses it too: not MPTCP's doing; the program gets TCP's own answer.
         TcpTakes::No(tcp_errno) => return Err(tcp_errno),
         TcpTakes::AsDefault => {
+            if let Some((index, _)) = advisory {
+                advisory::forget(fd, index);
+            }
             sys::keeping_errno(|| {
                 info!(
                     "setsockopt(fd {fd}, {}) refused by MPTCP, but the value is TCP's default: \
@@ -100,7 +110,27 @@ pub unsafe fn setsockopt(
             sys::set_errno(errno_before);
             return Ok(());
         }
-        TcpTakes::Yes => {}
+        TcpTakes::Yes { default, reads } => (default, reads),
+    };
+    if let Some((index, given)) = advisory
+        && ADVISORY
+            .get(index)
+            .is_some_and(|row| row.covers(given, tcp_default))
+        && advisory::keep(fd, index, tcp_reads.unwrap_or(given))
+    {
+        sys::keeping_errno(|| {
+            info!(
+                "setsockopt(fd {fd}, {}) refused by MPTCP ({}): an advisory option (+advisory), \
+                 so fd {fd} stays MPTCP; the value is kept for getsockopt",
+                switch::option_name(level, name),
+                sys::errno_name(refused),
+            )
+        });
+        sys::set_errno(errno_before);
+        return Ok(());
+    }
+    if setup::mode() == Mode::Force {
+        return Err(refused);
     }
     let reason = if refused == libc::EINVAL {
         // MPTCP takes these options until the socket starts (a bad value was caught above).
@@ -178,6 +208,25 @@ unsafe fn int_value(value: *const c_void, len: socklen_t) -> Option<c_int> {
         // SAFETY: the caller says `len` (at least an int's size) bytes at `value` are readable.
         unsafe { value.cast::<c_int>().read_unaligned() }
     })
+}
+
+/// The advisory row of option `(level, name)` and the int value given, when the policy is on
+/// (`+advisory`) and covers the option.
+///
+/// # Safety
+/// `len` readable bytes at `value`.
+unsafe fn advisory_row(
+    level: c_int,
+    name: c_int,
+    value: *const c_void,
+    len: socklen_t,
+) -> Option<(usize, c_int)> {
+    let (index, _) = mptcpize_core::advisory::find(level, name)?;
+    if !setup::advisory() {
+        return None;
+    }
+    // SAFETY: the caller's contract.
+    Some((index, unsafe { int_value(value, len) }?))
 }
 
 /// Why a refused option on a socket MPTCP keeps is answered with success, for the log.
@@ -329,7 +378,12 @@ pub unsafe fn getsockopt(
         false
     });
     if answered {
-        if let Some(bit) = established::answered_bit(level, name)
+        if let Some((index, _)) = mptcpize_core::advisory::find(level, name)
+            && let Some(kept) = advisory::kept(fd, index)
+        {
+            // SAFETY: the probe's getsockopt has just written `*len` bytes at `value`.
+            unsafe { answer_int(value, len, kept) };
+        } else if let Some(bit) = established::answered_bit(level, name)
             && tracked::flags(fd) & bit != 0
         {
             // SAFETY: the probe's getsockopt has just written `*len` bytes at `value`.
@@ -373,6 +427,22 @@ unsafe fn answer_on(value: *mut c_void, len: *mut socklen_t) {
     }
 }
 
+/// Writes `kept` where the kernel has just written an int option (an int, or its low byte when
+/// the caller's buffer was one byte, as the kernel does for `IP_TTL`).
+///
+/// # Safety
+/// `*len` bytes at `value` were just written by `getsockopt`.
+unsafe fn answer_int(value: *mut c_void, len: *mut socklen_t, kept: c_int) {
+    // SAFETY: the caller says `len` is readable and `*len` bytes at `value` writable.
+    unsafe {
+        match *len as usize {
+            4 => value.cast::<c_int>().write_unaligned(kept),
+            1 => value.cast::<u8>().write(kept as u8),
+            _ => {}
+        }
+    }
+}
+
 /// After a successful `setsockopt()`: if the socket may still be switched and a switch could not
 /// carry this option (not on the list for its family, not readable back, or an integer set
 /// non-zero that reads back zero or the other way round, as MPTCP does for `SO_DONTROUTE`, which
@@ -382,6 +452,12 @@ unsafe fn answer_on(value: *mut c_void, len: *mut socklen_t) {
 /// The kernel has just read `len` bytes at `value` successfully.
 unsafe fn note_success(fd: c_int, level: c_int, name: c_int, value: *const c_void, len: socklen_t) {
     let flags = tracked::flags(fd);
+    if flags & tracked::ADVISORY_BITS != 0
+        && let Some((index, _)) = mptcpize_core::advisory::find(level, name)
+    {
+        // The kernel holds the option now (the socket became TCP): nothing kept stands for it.
+        advisory::forget(fd, index);
+    }
     if flags & OURS != 0
         && let Some(bit) = switch::remembered_bit(level, name)
         && len as usize == size_of::<c_int>()
@@ -426,8 +502,11 @@ enum TcpTakes {
     No(Errno),
     /// It takes it, and the value is the one it already had.
     AsDefault,
-    /// It takes it.
-    Yes,
+    /// It takes it; what it read for the option before and after, when an int.
+    Yes {
+        default: Option<c_int>,
+        reads: Option<c_int>,
+    },
 }
 
 /// Tries the option on a throw-away TCP socket like `fd`, after reading that socket's default.
@@ -459,18 +538,27 @@ unsafe fn tcp_takes(
     if let Err(errno) = unsafe { sys::next_setsockopt(probe.0, level, name, value, len) } {
         return TcpTakes::No(errno);
     }
+    let reads = sys::get_int_option(probe.0, level, name).ok();
+    let int_default = match default_len {
+        Ok(4) => Some(c_int::from_ne_bytes([
+            default[0], default[1], default[2], default[3],
+        ])),
+        _ => None,
+    };
     let len = len as usize;
     match default_len {
         Ok(default_len) if default_len == len && len <= default.len() => {
             // SAFETY: the kernel just read `len` bytes at `value` without EFAULT.
             let given = unsafe { core::slice::from_raw_parts(value.cast::<u8>(), len) };
             if given == &default[..len] {
-                TcpTakes::AsDefault
-            } else {
-                TcpTakes::Yes
+                return TcpTakes::AsDefault;
             }
         }
-        _ => TcpTakes::Yes,
+        _ => {}
+    }
+    TcpTakes::Yes {
+        default: int_default,
+        reads,
     }
 }
 

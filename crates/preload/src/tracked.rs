@@ -15,8 +15,9 @@
 //! - `connect()` and `listen()` set [`INSIDE`] for the length of the call; a switch sets
 //!   [`SWITCHING`], then [`COMMITTED`] in one atomic step that fails if anything started it
 //!   meanwhile ([`commit_switch`]);
-//! - our `setsockopt()` sets the bits that remember booleans MPTCP takes but reads back as 0, and
-//!   those of options answered for a socket MPTCP keeps ([`ANSWERED_SHIFT`]);
+//! - our `setsockopt()` sets the bits that remember booleans MPTCP takes but reads back as 0,
+//!   those of options answered for a socket MPTCP keeps ([`ANSWERED_SHIFT`]), and those of
+//!   advisory options whose value [`crate::advisory`] holds ([`ADVISORY_SHIFT`]);
 //! - `connect()`, `listen()`, `sendto`/`sendmsg` with `MSG_FASTOPEN` set [`PINNED`]: the socket
 //!   has started, whatever the outcome ([`started`]); so do `shutdown()`, and `SCM_RIGHTS`
 //!   (`sendmsg`, `sendmmsg`) for the sockets sent: another process may hold them;
@@ -70,8 +71,16 @@ pub const COMMITTED: Flags = 128;
 /// The first of the bits that hold options answered for an established socket that MPTCP
 /// refused (see [`crate::established::ANSWERED`]): bit `ANSWERED_SHIFT + i` for entry `i`.
 pub const ANSWERED_SHIFT: u32 = 16;
-/// Every answered bit: what an accepted socket inherits from its listener.
-pub const ANSWERED_BITS: Flags = !0 << ANSWERED_SHIFT & !FORKED;
+/// Every answered bit (at most 32 options).
+pub const ANSWERED_BITS: Flags = 0xffff_ffff << ANSWERED_SHIFT;
+/// The first of the bits that say an advisory option's value is remembered for the socket
+/// (see [`crate::advisory`]): bit `ADVISORY_SHIFT + i` for row `i` of
+/// [`mptcpize_core::advisory::ADVISORY`].
+pub const ADVISORY_SHIFT: u32 = 48;
+/// Every advisory bit (at most 8 options).
+pub const ADVISORY_BITS: Flags = 0xff << ADVISORY_SHIFT;
+/// What an accepted socket inherits from its listener, as TCP passes a listener's options on.
+pub const INHERITED_BITS: Flags = ANSWERED_BITS | ADVISORY_BITS;
 /// The process forked (or spawned) while the socket was ours and had not started: a child may
 /// hold it. Never switched, except on its way out of the process (`SCM_RIGHTS`) when no
 /// descendant holds it ([`leaving_rewritable`]).
@@ -94,7 +103,7 @@ pub fn in_range(fd: c_int) -> bool {
 
 /// `accept()` on `listener` returned `fd`: a connection of ours when the listener is, which has
 /// started (never switched) and inherits the listener's family and answered options, as a TCP
-/// socket inherits its listener's options. Returns the inherited answered bits. One relaxed load
+/// socket inherits its listener's options. Returns the inherited answered and advisory bits. One relaxed load
 /// when the listener is not ours.
 #[inline(always)]
 pub fn accepted(listener: c_int, fd: c_int) -> Flags {
@@ -105,9 +114,9 @@ pub fn accepted(listener: c_int, fd: c_int) -> Flags {
     if let Some(state) = cell(fd) {
         if inherited & OURS != 0 {
             raise_high_water(fd);
-            let kept = inherited & (OURS | INET6 | ANSWERED_BITS);
+            let kept = inherited & (OURS | INET6 | INHERITED_BITS);
             state.store(kept | PINNED, Ordering::Release);
-            return kept & ANSWERED_BITS;
+            return kept & INHERITED_BITS;
         } else if state.load(Ordering::Relaxed) != 0 {
             state.store(0, Ordering::Release);
         }

@@ -73,6 +73,20 @@ pub(super) fn build(
             }
         }
     }
+    // Advisory options MPTCP kept from the program (`+advisory`): the values it was answered.
+    let mut advisory_carried = Ok(());
+    crate::advisory::each_kept(fd, |level, name, value| {
+        let taken = sys::set_int_option(new.0, level, name, value)
+            .and_then(|()| sys::get_int_option(new.0, level, name));
+        if advisory_carried.is_ok() && taken != Ok(value) {
+            let label = CARRIED
+                .iter()
+                .find(|option| option.level == level && option.name == name)
+                .map_or(Label::new("an advisory option"), |option| option.label);
+            advisory_carried = Err(NotSwitched::Option(label));
+        }
+    });
+    advisory_carried?;
     let owner = sys::owner(fd)?;
     if owner != sys::owner(reference.0)? {
         sys::set_owner(new.0, &owner)?;

@@ -1,0 +1,130 @@
+//! The values of advisory options kept for sockets MPTCP keeps, under the opt-in policy
+//! (`+advisory`, [`mptcpize_core::advisory`]): MPTCP refused the option, the program was answered
+//! with success, and `getsockopt()` must read back what TCP would have.
+//!
+//! One int per descriptor number and advisory option, in a table mapped on the first value kept
+//! (no address space is taken by a process that never needs it; `MAP_NORESERVE`, so only the
+//! pages of descriptors that hold a value cost memory). Whether a slot holds the socket's value
+//! is said by its bit in [`crate::tracked`] ([`tracked::ADVISORY_SHIFT`]), which every close,
+//! reuse and `socket()` of the number clears: a stale slot is never read. The value is stored
+//! before its bit is set (release), and read after the bit is seen (acquire). No lock: one map
+//! is published with one compare-and-swap, and a thread that lost the race unmaps its own.
+
+use crate::sys;
+use crate::tracked::{self, ADVISORY_SHIFT, Flags, TRACKED_FDS};
+use core::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
+use libc::c_int;
+use mptcpize_core::advisory::ADVISORY;
+
+/// Slots per descriptor number: one per row of the policy's table (at most 8, one flag bit each).
+const ROWS: usize = 8;
+const _: () = assert!(ADVISORY.len() <= ROWS);
+/// The table's size in bytes: 32 MiB of address space for every number a process can have.
+const TABLE_BYTES: usize = TRACKED_FDS * ROWS * size_of::<AtomicI32>();
+
+/// The table, once mapped.
+static TABLE: AtomicPtr<AtomicI32> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The flag bit of row `index` of the policy's table.
+pub fn bit(index: usize) -> Flags {
+    1 << (ADVISORY_SHIFT + index as u32)
+}
+
+/// The table, mapped on first use; `None` when the map fails (the value is then not kept, and
+/// the caller treats the option as the default policy would).
+fn table() -> Option<&'static [AtomicI32]> {
+    let mut table = TABLE.load(Ordering::Acquire);
+    if table.is_null() {
+        // SAFETY: a fresh anonymous private map: no file, no fixed address, nothing aliased.
+        let mapped = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                TABLE_BYTES,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if mapped == libc::MAP_FAILED {
+            return None;
+        }
+        let mapped = mapped.cast::<AtomicI32>();
+        match TABLE.compare_exchange(
+            core::ptr::null_mut(),
+            mapped,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => table = mapped,
+            Err(published) => {
+                // SAFETY: our own map, never published: no one else can refer to it.
+                unsafe { libc::munmap(mapped.cast(), TABLE_BYTES) };
+                table = published;
+            }
+        }
+    }
+    // SAFETY: a published table is a live map of TABLE_BYTES (never unmapped), zero-filled by
+    // the kernel, which is a valid AtomicI32 pattern; shared access goes through the atomics.
+    Some(unsafe { core::slice::from_raw_parts(table, TRACKED_FDS * ROWS) })
+}
+
+/// The slot of `fd`'s row `index`, mapping the table if `map`.
+fn slot(fd: c_int, index: usize, map: bool) -> Option<&'static AtomicI32> {
+    let fd = usize::try_from(fd).ok().filter(|&fd| fd < TRACKED_FDS)?;
+    let table = if map {
+        table()?
+    } else {
+        let table = TABLE.load(Ordering::Acquire);
+        if table.is_null() {
+            return None;
+        }
+        // SAFETY: as in `table()`.
+        unsafe { core::slice::from_raw_parts(table, TRACKED_FDS * ROWS) }
+    };
+    table.get(fd * ROWS + index)
+}
+
+/// Keeps `value` as `fd`'s value of row `index`; false when it cannot be kept.
+pub fn keep(fd: c_int, index: usize, value: c_int) -> bool {
+    let Some(slot) = sys::keeping_errno(|| slot(fd, index, true)) else {
+        return false;
+    };
+    slot.store(value, Ordering::Release);
+    tracked::remember(fd, bit(index), true);
+    true
+}
+
+/// `fd` has row `index` at TCP's default again: nothing kept.
+pub fn forget(fd: c_int, index: usize) {
+    tracked::remember(fd, bit(index), false);
+}
+
+/// The value kept for `fd`'s row `index`, if any.
+pub fn kept(fd: c_int, index: usize) -> Option<c_int> {
+    if tracked::flags(fd) & bit(index) == 0 {
+        return None;
+    }
+    Some(slot(fd, index, false)?.load(Ordering::Acquire))
+}
+
+/// `to` holds the same socket as `from` (a duplicate), or a connection accepted on it, with the
+/// advisory bits `bits` (already copied by [`crate::tracked`]): the values go with them.
+pub fn copy(from: c_int, to: c_int, bits: Flags) {
+    for index in 0..ADVISORY.len() {
+        if bits & bit(index) != 0
+            && let (Some(from), Some(to)) = (slot(from, index, false), slot(to, index, false))
+        {
+            to.store(from.load(Ordering::Acquire), Ordering::Release);
+        }
+    }
+}
+
+/// Each advisory option kept for `fd`: `(level, name, value)`.
+pub fn each_kept(fd: c_int, mut each: impl FnMut(c_int, c_int, c_int)) {
+    for (index, row) in ADVISORY.iter().enumerate() {
+        if let Some(value) = kept(fd, index) {
+            each(row.level, row.name, value);
+        }
+    }
+}
