@@ -130,6 +130,9 @@ print(s.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL), s.getsockopt(socket.I
 '
 fact carry-plain "$(python3 -c "$carry")"
 fact carry "$(MPTCPIZE=on+advisory preload python3 -c "$carry")"
+# One value's life: duplicate, reset, reused number, fork, a value TCP refuses.
+fact life-plain "$(python3 "$HELPERS/advisory_life.py")"
+fact life "$(MPTCPIZE=on+advisory preload python3 "$HELPERS/advisory_life.py")"
 # force answers as the kernel does: force+advisory is refused, and the library stays out.
 fact force "$(MPTCPIZE=force+advisory preload python3 "${check[@]}" 6 client before 6 18 1234 2>/dev/null)"
 fact force-warning "$(MPTCPIZE=force+advisory preload python3 "${check[@]}" 6 client before 6 18 1234 2>&1 >/dev/null)"
@@ -153,6 +156,18 @@ fact force-warning "$(MPTCPIZE=force+advisory preload python3 "${check[@]}" 6 cl
         run.fact("low-ttl-after").starts_with("set_errno=95 "),
         "refused on a connection, as without the policy: {run}"
     );
+    let life = run.fact("life-plain");
+    assert_eq!(
+        life,
+        "dup=1234 reset=0 reused=1 fresh=0 child=555 negative_errno=22 after_negative=555 \
+         protocol=6",
+        "{run}"
+    );
+    assert_eq!(
+        run.fact("life"),
+        life.replace("protocol=6", "protocol=262"),
+        "{run}"
+    );
     assert_eq!(run.fact("carry-plain"), "6 4321", "{run}");
     assert_eq!(run.fact("carry"), "6 4321", "{run}");
     assert_eq!(
@@ -166,4 +181,53 @@ fact force-warning "$(MPTCPIZE=force+advisory preload python3 "${check[@]}" 6 cl
             && warning.contains("WARN invalid MPTCPIZE=\"force+advisory\""),
         "{run}"
     );
+}
+
+/// The direction modes switch a listener at `listen()`: in `listen` mode a TCP listener that set
+/// an advisory option becomes MPTCP all the same, the value kept (and inherited by the
+/// connections it accepts); in `connect` mode the MPTCP listener that kept one becomes TCP with
+/// the value set for real. Both read as without the library. (The client of this program is
+/// TCP in `listen` mode, and the listener TCP in `connect` mode: the listener's `SO_PROTOCOL` is
+/// the kernel's word here; MPTCP connections of an advisory listener are checked above.)
+#[test]
+fn the_direction_modes_carry_advisory_values_across_their_switch() {
+    let run = in_netns(
+        r#"
+check=("$HELPERS/sockcheck.py" option 4 listener before 6 18 1234 accepted)
+fact plain "$(python3 "${check[@]}")"
+for mode in listen connect; do
+	fact "$mode" "$(MPTCPIZE=$mode preload python3 "${check[@]}")"
+	fact "$mode+advisory" "$(MPTCPIZE=$mode+advisory preload python3 "${check[@]}")"
+done
+"#,
+        &[],
+    );
+    run.assert_success();
+    let plain = run.fact("plain");
+    assert!(
+        plain.starts_with("set_errno=0 value=1234 protocol=6 ")
+            && plain.ends_with("intact=1 accepted_value=1234"),
+        "{run}"
+    );
+    // Without the policy the listen-mode listener stays TCP, as before.
+    assert!(
+        run.fact("listen")
+            .starts_with("set_errno=0 value=1234 protocol=6 "),
+        "{run}"
+    );
+    let listen = run.fact("listen+advisory");
+    assert!(
+        listen.starts_with("set_errno=0 value=1234 protocol=262 ")
+            && listen.ends_with("intact=1 accepted_value=1234"),
+        "{run}"
+    );
+    // connect mode: the listener is TCP in the end, with or without the policy.
+    for setting in ["connect", "connect+advisory"] {
+        let line = run.fact(setting);
+        assert!(
+            line.starts_with("set_errno=0 value=1234 protocol=6 ")
+                && line.ends_with("intact=1 accepted_value=1234"),
+            "{setting}: {run}"
+        );
+    }
 }

@@ -60,7 +60,12 @@ pub(super) fn build(
     }
     let new = OwnedFd(sys::next_socket(domain, ty | libc::SOCK_CLOEXEC, protocol)?);
     for option in CARRIED.iter().filter(|o| level_applies(inet6, o.level)) {
-        carry(option, fd, reference.0, new.0)?;
+        match carry(option, fd, reference.0, new.0) {
+            Err(NotSwitched::Option(_))
+                if protocol == libc::IPPROTO_MPTCP && kept_as_advisory(option, fd, reference.0) => {
+            }
+            carried => carried?,
+        }
     }
     let flags = tracked::flags(fd);
     for (index, &(name, label)) in REMEMBERED.iter().enumerate() {
@@ -73,9 +78,14 @@ pub(super) fn build(
             }
         }
     }
-    // Advisory options MPTCP kept from the program (`+advisory`): the values it was answered.
+    // Advisory options MPTCP kept from the program (`+advisory`): the values it was answered,
+    // set for real on a TCP socket.
     let mut advisory_carried = Ok(());
+    let to_tcp = protocol == libc::IPPROTO_TCP;
     crate::advisory::each_kept(fd, |level, name, value| {
+        if !to_tcp {
+            return;
+        }
         let taken = sys::set_int_option(new.0, level, name, value)
             .and_then(|()| sys::get_int_option(new.0, level, name));
         if advisory_carried.is_ok() && taken != Ok(value) {
@@ -98,6 +108,23 @@ pub(super) fn build(
     rebind(fd, new.0)?;
     sys::set_status_flags(new.0, status_flags)?;
     Ok(new)
+}
+
+/// An option of the TCP socket `old` that its MPTCP replacement refused: under the advisory
+/// policy (`+advisory`), when it is one the policy covers with this value, it is kept for
+/// `getsockopt()` instead ([`crate::advisory`]) and the socket becomes MPTCP all the same (a
+/// `listen`-mode server that sets `TCP_USER_TIMEOUT` on its listener).
+fn kept_as_advisory(option: &Carried, old: c_int, reference: c_int) -> bool {
+    let Some((index, row)) = mptcpize_core::advisory::find(option.level, option.name) else {
+        return false;
+    };
+    let Ok(value) = sys::get_int_option(old, option.level, option.name) else {
+        return false;
+    };
+    let default = sys::get_int_option(reference, option.level, option.name).ok();
+    crate::setup::advisory()
+        && row.covers(value, default)
+        && crate::advisory::keep(old, index, value)
 }
 
 /// Copies one option from `old` to `new` when the program changed it (it differs from
