@@ -93,6 +93,12 @@ figure "peer: mptcpize's libmptcpwrap, TCP call rewritten / asking IPPROTO_MPTCP
 # answered by the supervisor process instead of rewritten in-process.
 figure "seccomp supervisor: TCP socket+close made MPTCP / asking IPPROTO_MPTCP itself" "≤ 5" \
 	"$SECCOMP $BENCH tcp $N" "$BENCH mptcp $N"
+# The same with program and supervisor on one CPU: the supervisor's own work. Across CPUs the
+# kernel's ADDFD reply wakes the caller, and the caller then wakes the supervisor, with plain
+# wake-ups that SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP does not cover (it covers the notification and
+# NOTIF_SEND only); on a virtual machine each wake-up of another CPU costs several microseconds.
+figure "seccomp supervisor, all on one CPU (taskset -c 0): the same ratio" "≤ 5" \
+	"taskset -c 0 $SECCOMP $BENCH tcp $N" "taskset -c 0 $BENCH mptcp $N"
 figure "seccomp supervisor / the library: TCP socket+close made MPTCP" "" \
 	"$SECCOMP $BENCH tcp $N" "LD_PRELOAD=$LIB $BENCH tcp $N"
 sysctl -qw net.mptcp.enabled=0

@@ -32,7 +32,7 @@ step scripts/bench.sh --quick
 bench_ok() {
 	local rows
 	rows=$(printf '%s\n' "$1" | grep -cE '^\| .* \| [0-9]+\.[0-9]{3} \|' || true)
-	[ "$rows" = 10 ] && printf '%s\n' "$1" | grep -qE '^\| instructions .* \| [0-9]+ \| [0-9]+ \| [0-9]+ \|' &&
+	[ "$rows" = 11 ] && printf '%s\n' "$1" | grep -qE '^\| instructions .* \| [0-9]+ \| [0-9]+ \| [0-9]+ \|' &&
 		printf '%s\n' "$1" | grep -qE '^\| MP_JOIN [^|]*\| [1-9][0-9]* \|' &&
 		[ "$(printf '%s\n' "$1" | grep -cE '^\| MPTCP \(library\).* \| yes \| yes \|')" = 2 ] &&
 		[ "$(printf '%s\n' "$1" | grep -cE '^\| [^|]*/bin/true [^|]*\| [+-][0-9]+\.[0-9]{2} ms \| [0-9]+\.[0-9]{2} ms \|')" = 3 ]

@@ -69,7 +69,9 @@ fn table() -> Option<&'static [AtomicI32]> {
     Some(unsafe { core::slice::from_raw_parts(table, TRACKED_FDS * ROWS) })
 }
 
-/// The slot of `fd`'s row `index`, mapping the table if `map`.
+/// The slot of `fd`'s row `index`, mapping the table if `map`. (Not inlined: the loops below
+/// would copy it once per row, which the library's size pays for.)
+#[inline(never)]
 fn slot(fd: c_int, index: usize, map: bool) -> Option<&'static AtomicI32> {
     let fd = usize::try_from(fd).ok().filter(|&fd| fd < TRACKED_FDS)?;
     let table = if map {
@@ -111,10 +113,8 @@ pub fn kept(fd: c_int, index: usize) -> Option<c_int> {
 /// `to` holds the same socket as `from` (a duplicate), or a connection accepted on it, with the
 /// advisory bits `bits` (already copied by [`crate::tracked`]): the values go with them.
 pub fn copy(from: c_int, to: c_int, bits: Flags) {
-    for index in 0..ADVISORY.len() {
-        if bits & bit(index) != 0
-            && let (Some(from), Some(to)) = (slot(from, index, false), slot(to, index, false))
-        {
+    for index in rows(bits) {
+        if let (Some(from), Some(to)) = (slot(from, index, false), slot(to, index, false)) {
             to.store(from.load(Ordering::Acquire), Ordering::Release);
         }
     }
@@ -122,9 +122,19 @@ pub fn copy(from: c_int, to: c_int, bits: Flags) {
 
 /// Each advisory option kept for `fd`: `(level, name, value)`.
 pub fn each_kept(fd: c_int, mut each: impl FnMut(c_int, c_int, c_int)) {
-    for (index, row) in ADVISORY.iter().enumerate() {
-        if let Some(value) = kept(fd, index) {
-            each(row.level, row.name, value);
+    for index in rows(tracked::flags(fd)) {
+        if let (Some(row), Some(slot)) = (ADVISORY.get(index), slot(fd, index, false)) {
+            each(row.level, row.name, slot.load(Ordering::Acquire));
         }
     }
+}
+
+/// The rows whose advisory bits are set in `flags`.
+fn rows(flags: Flags) -> impl Iterator<Item = usize> {
+    let mut bits = (flags & tracked::ADVISORY_BITS) >> ADVISORY_SHIFT;
+    core::iter::from_fn(move || {
+        let index = bits.trailing_zeros() as usize;
+        bits &= bits.wrapping_sub(1);
+        (index < ROWS).then_some(index)
+    })
 }

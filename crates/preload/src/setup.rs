@@ -154,11 +154,11 @@ fn set_up() -> Mode {
                 "mode {:?} (from {:?}){}",
                 config.mode,
                 config.origin,
-                if config.advisory {
+                sys::Name(if config.advisory {
                     ", advisory options kept on MPTCP"
                 } else {
                     ""
-                }
+                })
             );
             HOT.store(short_ways(config.mode), Ordering::Relaxed);
         }
