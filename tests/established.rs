@@ -130,3 +130,38 @@ pair "listen-mode server, tcp client" MPTCPIZE=listen ""
         }
     }
 }
+
+/// Python duplicates a socket with `fcntl(F_DUPFD_CLOEXEC)` (`socket.dup()`, `socket.fromfd()`,
+/// `os.dup()`), not `dup()`: through such a duplicate of an MPTCP connection or listener, options
+/// read and set answer as without the library (before the `fcntl` hooks: `EOPNOTSUPP` for
+/// `SO_OOBINLINE` and `TCP_USER_TIMEOUT`, and MPTCP's `TCP_ULP` name), and the connection stays
+/// MPTCP (`SO_PROTOCOL`, the namespace's MP_CAPABLE counter) with its data intact.
+#[test]
+fn options_through_a_duplicate_made_with_fcntl_answer_as_without_the_library() {
+    let run = in_netns(
+        r#"
+for family in 4 6; do
+	fact "plain-$family" "$(python3 "$HELPERS/dupcheck.py" "$family")"
+	synack=$(counter MPTcpExtMPCapableSYNACKRX)
+	fact "with-$family" "$(MPTCPIZE=on preload python3 "$HELPERS/dupcheck.py" "$family")"
+	fact "synack-$family" "$(($(counter MPTcpExtMPCapableSYNACKRX) - synack))"
+done
+"#,
+        &[],
+    );
+    run.assert_success();
+    for family in ["4", "6"] {
+        let plain = run.fact(&format!("plain-{family}"));
+        assert!(
+            plain.contains("accepted_fromfd.oobinline_set=None")
+                && plain.ends_with("intact=1 protocols=6/6"),
+            "{run}"
+        );
+        assert_eq!(
+            run.fact(&format!("with-{family}")),
+            plain.replace("protocols=6/6", "protocols=262/262"),
+            "IPv{family}: {run}"
+        );
+        run.expect(&format!("synack-{family}"), "1");
+    }
+}

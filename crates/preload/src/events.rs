@@ -3,7 +3,7 @@
 //! A switch must know that a number still holds the socket we made, that the socket never began
 //! to connect or listen, and that no other process may hold it. The kernel does not say, so the
 //! hooks of `connect`, `accept`, `accept4`, `shutdown`, `close`, `close_range`, `closefrom`,
-//! `dup`, `dup2`, `dup3`, `sendmsg`, `sendmmsg`, `sendto`, `system`, `popen` and
+//! `dup`, `dup2`, `dup3`, `fcntl(F_DUPFD…)`, `sendmsg`, `sendmmsg`, `sendto`, `system`, `popen` and
 //! `posix_spawn(p)` report here, and `fork()` is watched with `pthread_atfork`. Each costs one
 //! relaxed load when the number is not one of ours; nothing here allocates, locks or changes
 //! errno. A connection accepted on our listener becomes ours too (never switched, but answering

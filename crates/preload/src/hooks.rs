@@ -8,7 +8,7 @@
 //! the table once). `chroot` only sets the library up before the filesystem goes.
 
 use crate::{direction, events, rewrite, setup, sockopt, sys};
-use libc::{c_int, c_uint, c_void, size_t, socklen_t, ssize_t};
+use libc::{c_int, c_uint, c_ulong, c_void, size_t, socklen_t, ssize_t};
 
 /// `socket(2)`, with TCP stream sockets turned into MPTCP ones where the kernel allows.
 ///
@@ -136,6 +136,38 @@ pub unsafe extern "C" fn dup(old: c_int) -> c_int {
     let new = unsafe { sys::raw_dup(old) };
     events::duplicated(old, new);
     new
+}
+
+/// `fcntl(2)`: with `F_DUPFD`/`F_DUPFD_CLOEXEC` (Python's `os.dup()` and `socket.dup()`) the new
+/// number holds the same socket, as after `dup()`; every other command passes straight through.
+/// Defined with three fixed arguments: on the Linux ABIs we build for, a variadic integer or
+/// pointer argument arrives where a fixed one does (a command without one leaves a value there
+/// that the C library does not read either).
+///
+/// # Safety
+/// The caller's contract of `fcntl(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
+    // SAFETY: the caller's own arguments.
+    let result = unsafe { sys::raw_fcntl(fd, cmd, arg, false) };
+    if cmd == libc::F_DUPFD || cmd == libc::F_DUPFD_CLOEXEC {
+        events::duplicated(fd, result);
+    }
+    result
+}
+
+/// `fcntl64`: the same (the name programs built with 64-bit file offsets call, glibc ≥ 2.28).
+///
+/// # Safety
+/// The caller's contract of `fcntl(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fcntl64(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
+    // SAFETY: the caller's own arguments.
+    let result = unsafe { sys::raw_fcntl(fd, cmd, arg, true) };
+    if cmd == libc::F_DUPFD || cmd == libc::F_DUPFD_CLOEXEC {
+        events::duplicated(fd, result);
+    }
+    result
 }
 
 /// `dup2(2)`: `new` now holds `old`'s socket.

@@ -168,6 +168,31 @@ pub fn next_closefrom(first: c_int) {
     }
 }
 
+/// `fcntl` as the C library defines it: variadic, its third argument (when the command takes
+/// one) an integer or a pointer.
+type Fcntl = unsafe extern "C" fn(c_int, c_int, ...) -> c_int;
+
+/// `fcntl(fd, cmd, arg)` through the next definition of `fcntl` in the chain (or of `fcntl64`
+/// when `large` and there is one), called as the variadic function it is; `-1`/`ENOSYS` when
+/// there is none. Our own calls go here too, never through our hook: a duplicate we make to
+/// keep a socket aside during a switch must not look like the program's.
+///
+/// # Safety
+/// The contract of `fcntl(2)` for `cmd`: `arg` is its integer, or its pointer as an integer.
+pub unsafe fn raw_fcntl(fd: c_int, cmd: c_int, arg: libc::c_ulong, large: bool) -> c_int {
+    static NEXT: NextSymbol = NextSymbol::new(c"fcntl");
+    static NEXT64: NextSymbol = NextSymbol::new(c"fcntl64");
+    let address = if large { NEXT64.address() } else { None };
+    let Some(address) = address.or_else(|| NEXT.address()) else {
+        set_errno(libc::ENOSYS);
+        return -1;
+    };
+    // SAFETY: `address` came from dlsym for `fcntl` or `fcntl64`, both `int (int, int, ...)`.
+    let fcntl = unsafe { core::mem::transmute::<usize, Fcntl>(address) };
+    // SAFETY: the caller keeps fcntl's contract for `cmd`.
+    unsafe { fcntl(fd, cmd, arg) }
+}
+
 /// Turns a C return value into a `Result`, reading errno right away.
 #[inline(always)]
 fn check(rc: c_int) -> Result<c_int, Errno> {
@@ -249,14 +274,14 @@ pub fn set_int_option(fd: c_int, level: c_int, name: c_int, value: c_int) -> Res
 
 /// `fcntl(fd, cmd)` for the flag-reading commands (`F_GETFL`, `F_GETFD`).
 pub fn fcntl_get(fd: c_int, cmd: c_int) -> Result<c_int, Errno> {
-    // SAFETY: F_GETFL/F_GETFD take no third argument.
-    check(unsafe { libc::fcntl(fd, cmd) })
+    // SAFETY: F_GETFL/F_GETFD take no third argument (the 0 is not read).
+    check(unsafe { raw_fcntl(fd, cmd, 0, false) })
 }
 
 /// `fcntl(fd, F_SETFL, flags)`.
 pub fn set_status_flags(fd: c_int, flags: c_int) -> Result<(), Errno> {
     // SAFETY: F_SETFL takes an integer argument.
-    check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags) }).map(drop)
+    check(unsafe { raw_fcntl(fd, libc::F_SETFL, flags as libc::c_ulong, false) }).map(drop)
 }
 
 /// The socket's local address, and its length (`getsockname`).
@@ -286,13 +311,13 @@ pub fn dup3(from: c_int, to: c_int, flags: c_int) -> Result<(), Errno> {
 /// `fcntl(fd, F_DUPFD_CLOEXEC, 0)`: a second descriptor of ours for the same open file.
 pub fn dup_cloexec(fd: c_int) -> Result<OwnedFd, Errno> {
     // SAFETY: F_DUPFD_CLOEXEC takes an integer argument.
-    check(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) }).map(OwnedFd)
+    check(unsafe { raw_fcntl(fd, libc::F_DUPFD_CLOEXEC, 0, false) }).map(OwnedFd)
 }
 
 /// `fcntl(fd, cmd, arg)` for the commands that take an integer (`F_SETFD`, `F_SETSIG`…).
 pub fn fcntl_set(fd: c_int, cmd: c_int, arg: c_int) -> Result<(), Errno> {
     // SAFETY: the commands used with this take an integer argument.
-    check(unsafe { libc::fcntl(fd, cmd, arg) }).map(drop)
+    check(unsafe { raw_fcntl(fd, cmd, arg as libc::c_ulong, false) }).map(drop)
 }
 
 /// `struct f_owner_ex` of fcntl(2) (not in `libc`): who gets a descriptor's `SIGIO`/`SIGURG`.
@@ -314,14 +339,22 @@ pub const F_GETSIG: c_int = 11;
 pub fn owner(fd: c_int) -> Result<Owner, Errno> {
     let mut owner = Owner::default();
     // SAFETY: F_GETOWN_EX writes one struct f_owner_ex at the pointer.
-    check(unsafe { libc::fcntl(fd, F_GETOWN_EX, &raw mut owner) })?;
+    check(unsafe { raw_fcntl(fd, F_GETOWN_EX, &raw mut owner as libc::c_ulong, false) })?;
     Ok(owner)
 }
 
 /// Sets the owner of a descriptor's signals (`F_SETOWN_EX`).
 pub fn set_owner(fd: c_int, owner: &Owner) -> Result<(), Errno> {
     // SAFETY: F_SETOWN_EX reads one struct f_owner_ex at the pointer.
-    check(unsafe { libc::fcntl(fd, F_SETOWN_EX, owner as *const Owner) }).map(drop)
+    check(unsafe {
+        raw_fcntl(
+            fd,
+            F_SETOWN_EX,
+            owner as *const Owner as libc::c_ulong,
+            false,
+        )
+    })
+    .map(drop)
 }
 
 /// `fstat(fd)`: for a socket, `st_ino` is its unique number in sockfs and `st_uid`/`st_gid` say

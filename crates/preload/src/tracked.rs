@@ -22,7 +22,8 @@
 //!   has started, whatever the outcome ([`started`]); so do `shutdown()`, and `SCM_RIGHTS`
 //!   (`sendmsg`, `sendmmsg`) for the sockets sent: another process may hold them;
 //! - `close()`, `close_range()`, `closefrom()`, and `dup2()`/`dup3()` onto a number clear its
-//!   flags: a reused number starts unknown; `dup()`/`dup2()`/`dup3()` pin the socket under both
+//!   flags: a reused number starts unknown; `dup()`/`dup2()`/`dup3()` and `fcntl()`'s
+//!   `F_DUPFD`/`F_DUPFD_CLOEXEC` (Python's `socket.dup()`) pin the socket under both
 //!   numbers (two numbers could each carry settings the other does not know of);
 //! - `system()`, `popen()`, `posix_spawn()`, `posix_spawnp()` and `fork()` set [`FORKED`] on
 //!   every socket that had not started: a child may inherit them (only a socket on its way out of
@@ -32,8 +33,8 @@
 //!
 //! What the hooks cannot see: a descriptor closed behind our back (a raw `syscall()`, a
 //! libc-internal close such as `fclose()` of an `fdopen()`ed socket) whose number the program
-//! then fills with its own unconnected MPTCP socket through an unhooked call (`fcntl(F_DUPFD)`,
-//! `recvmsg()`): that socket looks like ours. docs/limitations.md says so.
+//! then fills with its own unconnected MPTCP socket through an unhooked call (`recvmsg()`):
+//! that socket looks like ours. docs/limitations.md says so.
 
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use libc::c_int;
