@@ -6,7 +6,9 @@
 mod common;
 use common::in_netns;
 
-/// Runs sockprobe under strace twice: a burst of 1000 sockets alternating AF_INET/AF_INET6, then
+/// Runs sockprobe under strace twice: a burst of 300 sockets alternating AF_INET/AF_INET6 (well
+/// inside the 2 s memory even under strace in the emulated guests of tests/kernels.rs, where
+/// 1000 once took longer while the host was busy), then
 /// 3 sockets 1.1 s apart (past the 2 s transient memory by the third).
 const SCRIPT: &str = r#"
 if [ "$REFUSAL" = sysctl ]; then
@@ -20,7 +22,7 @@ traced() {
 	shift
 	"${refuse[@]}" strace -f -qq -e trace=socket -E LD_PRELOAD="$LIB" -o "$log" "$SOCKPROBE" "$@"
 }
-fact burst "$(traced "$WORK/burst.trace" inet,inet6 stream 0 1000)"
+fact burst "$(traced "$WORK/burst.trace" inet,inet6 stream 0 300)"
 fact burst_attempts "$(grep -c IPPROTO_MPTCP "$WORK/burst.trace" || true)"
 fact burst_attempts_inet6 "$(grep -c 'AF_INET6, SOCK_STREAM, IPPROTO_MPTCP' "$WORK/burst.trace" || true)"
 fact burst_calls "$(grep -c 'socket(' "$WORK/burst.trace" || true)"
@@ -44,7 +46,7 @@ fn every_refusal_falls_back_and_is_remembered() {
         // Every socket is a working TCP socket and the caller's errno survived each fallback.
         assert!(
             run.fact("burst")
-                .starts_with("count=1000 mptcp=0 tcp=1000 other=0 failed=0 errno_kept=1000 "),
+                .starts_with("count=300 mptcp=0 tcp=300 other=0 failed=0 errno_kept=300 "),
             "{refusal}: {run}"
         );
         assert!(
@@ -55,7 +57,7 @@ fn every_refusal_falls_back_and_is_remembered() {
         // One attempt per address family, however many sockets: no two syscalls per socket.
         assert_eq!(run.number("burst_attempts"), 2, "{refusal}: {run}");
         assert_eq!(run.number("burst_attempts_inet6"), 1, "{refusal}: {run}");
-        assert_eq!(run.number("burst_calls"), 1002, "{refusal}: {run}");
+        assert_eq!(run.number("burst_calls"), 302, "{refusal}: {run}");
         // A permanent refusal is never retried; a transient one is, once its memory expires.
         let expected = if permanent { 1 } else { 2 };
         assert_eq!(run.number("spaced_attempts"), expected, "{refusal}: {run}");
