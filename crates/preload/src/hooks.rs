@@ -149,11 +149,7 @@ pub unsafe extern "C" fn dup(old: c_int) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
     // SAFETY: the caller's own arguments.
-    let result = unsafe { sys::raw_fcntl(fd, cmd, arg, false) };
-    if cmd == libc::F_DUPFD || cmd == libc::F_DUPFD_CLOEXEC {
-        events::duplicated(fd, result);
-    }
-    result
+    unsafe { fcntl_seen(fd, cmd, arg, false) }
 }
 
 /// `fcntl64`: the same (the name programs built with 64-bit file offsets call, glibc ≥ 2.28).
@@ -163,7 +159,17 @@ pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fcntl64(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
     // SAFETY: the caller's own arguments.
-    let result = unsafe { sys::raw_fcntl(fd, cmd, arg, true) };
+    unsafe { fcntl_seen(fd, cmd, arg, true) }
+}
+
+/// The next `fcntl` (`fcntl64` when `large`), a duplicate it made recorded as `dup()`'s is.
+///
+/// # Safety
+/// The caller's contract of `fcntl(2)`.
+#[inline(always)]
+unsafe fn fcntl_seen(fd: c_int, cmd: c_int, arg: c_ulong, large: bool) -> c_int {
+    // SAFETY: the caller's own arguments.
+    let result = unsafe { sys::raw_fcntl(fd, cmd, arg, large) };
     if cmd == libc::F_DUPFD || cmd == libc::F_DUPFD_CLOEXEC {
         events::duplicated(fd, result);
     }

@@ -22,10 +22,11 @@
 //!
 //! `getsockopt()` answers as TCP would where MPTCP will not read an option (a fresh TCP socket
 //! reads it), and reads back what our `setsockopt()` remembered. On a socket the program asked
-//! MPTCP for itself, when TCP refuses the option too, or in `force` mode, the kernel's error is
-//! returned unchanged; a value kept by the advisory policy reads back as TCP would read it. A successful call on a socket that may still be switched also tells
-//! [`crate::tracked`] when the option is one a switch could not carry. A program that never meets
-//! a refusal pays one relaxed load of its descriptor's flags per call.
+//! MPTCP for itself, when TCP refuses the option too, or in `force` mode (which has no advisory
+//! form), the kernel's error is returned unchanged; a value kept by the advisory policy reads
+//! back as TCP would read it. A successful call on a socket that may still be switched also
+//! tells [`crate::tracked`] when the option is one a switch could not carry. A program that never
+//! meets a refusal pays one relaxed load of its descriptor's flags per call.
 
 use crate::config::Mode;
 use crate::logging::{info, warning};
@@ -78,7 +79,7 @@ pub unsafe fn setsockopt(
     let advisory = unsafe { advisory_row(level, name, value, len) };
     if flags_before & OURS == 0
         || !established::refused_by_mptcp(refused, level, name)
-        || (setup::mode() == Mode::Force && advisory.is_none())
+        || setup::mode() == Mode::Force
         || sys::get_int_option(fd, SOL_SOCKET, libc::SO_PROTOCOL) != Ok(IPPROTO_MPTCP)
     {
         return Err(refused);
@@ -128,9 +129,6 @@ pub unsafe fn setsockopt(
         });
         sys::set_errno(errno_before);
         return Ok(());
-    }
-    if setup::mode() == Mode::Force {
-        return Err(refused);
     }
     let reason = if refused == libc::EINVAL {
         // MPTCP takes these options until the socket starts (a bad value was caught above).
