@@ -83,7 +83,7 @@ install_qemu() {
 	command -v qemu-system-x86_64 >/dev/null && return 0
 	add_backports
 	echo "test-deps.sh: installing qemu-system-x86 from bookworm-backports" >&2
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-remove --no-install-recommends \
 		-t bookworm-backports qemu-system-x86 >&2
 }
 
@@ -120,6 +120,11 @@ install_cargo_deb() {
 	cargo install --locked --quiet cargo-deb
 }
 
+# Installs packages without removing any (apt-get's --no-remove aborts instead).
+apt_install() {
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-remove "$@" >&2
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
 	install_go
 	install_cargo_deb
@@ -134,7 +139,19 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "test-deps.sh: installing ${missing[*]}" >&2
 apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+# --no-remove: apt must never take away a package the user has (openbsd-inetd would replace a
+# user's xinetd). When the whole set cannot go in that way, each package is tried alone, and the
+# ones that would remove something are left out, said here; the tests that need them say so too.
+if ! apt_install "${missing[@]}"; then
+	left_out=()
+	for package in "${missing[@]}"; do
+		apt_install "$package" || left_out+=("$package")
+	done
+	if [ ${#left_out[@]} -gt 0 ]; then
+		echo "test-deps.sh: not installed, as apt would have removed packages you have to install them: ${left_out[*]}" >&2
+		echo "test-deps.sh: the tests that need them say so and do not run those cases" >&2
+	fi
+fi
 install_go
 install_cargo_deb
 install_inetutils_ftpd

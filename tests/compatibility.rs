@@ -186,6 +186,34 @@ exit "$learnt""#,
     ),
 ];
 
+/// The Debian packages a program of the table comes from, where scripts/test-deps.sh may have had
+/// to leave one out (apt would have removed a package the user has: openbsd-inetd replaces
+/// xinetd): (program, package). A program whose package is missing is said on stderr and in the
+/// table, and not run; on CI every package is installed.
+const PACKAGES: &[(&str, &str)] = &[
+    ("socat", "socat"),
+    ("nginx + curl", "nginx-light"),
+    ("redis-server + redis-cli", "redis-server"),
+    ("OpenSSH sshd + ssh", "openssh-server"),
+    ("vsftpd + curl (FTP)", "vsftpd"),
+    ("openbsd-inetd + inetutils ftpd + curl", "openbsd-inetd"),
+    ("iperf3", "iperf3"),
+    (
+        "OpenBGPD (privilege-separated, chrooted, TTL security)",
+        "openbgpd",
+    ),
+];
+
+/// The package `name` needs that is not installed here, if any.
+fn missing_package(name: &str) -> Option<&'static str> {
+    let &(_, package) = PACKAGES.iter().find(|(program, _)| *program == name)?;
+    let status = std::process::Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .ok()?;
+    (!String::from_utf8_lossy(&status.stdout).contains("install ok installed")).then_some(package)
+}
+
 const DRIVER: &str = r#"
 sysctl -qw net.mptcp.enabled="$ENABLED"
 # Runs a program under the library in mode $MODE, or without it when $MODE is "none".
@@ -264,6 +292,18 @@ fn real_programs_work_with_mptcp_and_without() {
     );
     for program in PROGRAMS {
         let (name, _, _, _, compares_payload, tcp_because) = *program;
+        if let Some(package) = missing_package(name) {
+            eprintln!(
+                "{name}: NOT RUN: the package {package} is not installed (scripts/test-deps.sh \
+                 leaves out a package whose installation would remove one of yours)"
+            );
+            writeln!(
+                table,
+                "| {name} | not run: {package} not installed | | | | |"
+            )
+            .unwrap();
+            continue;
+        }
         let started = std::time::Instant::now();
         let mut version = String::new();
         for &(enabled, server_mode, client_mode, mptcp) in RUNS {
@@ -302,4 +342,14 @@ fn real_programs_work_with_mptcp_and_without() {
     }
     let target = common::built().repo.join("target/compatibility.md");
     std::fs::write(&target, &table).expect("writing target/compatibility.md");
+}
+
+#[test]
+fn every_package_named_belongs_to_a_program_of_the_table() {
+    for (program, _) in PACKAGES {
+        assert!(
+            PROGRAMS.iter().any(|row| row.0 == *program),
+            "PACKAGES names {program:?}, which is no program of the table"
+        );
+    }
 }
