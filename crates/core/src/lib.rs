@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod advisory;
+pub mod behaviour;
 pub mod config;
 pub mod errno;
 pub mod fallback;

@@ -14,7 +14,7 @@ use crate::fallback::AVAILABILITY;
 use crate::logging::{debug, info};
 use crate::setup;
 use crate::sys::{self, Errno};
-use crate::{switch, tracked};
+use crate::{behaviour, switch, tracked};
 use libc::{IPPROTO_MPTCP, IPPROTO_TCP, SOL_SOCKET, c_int};
 
 /// `listen()`, with the socket first switched to the protocol the mode wants for listeners.
@@ -27,7 +27,14 @@ pub fn listen(fd: c_int, backlog: c_int) -> Result<(), Errno> {
     if let Some(protocol) = wanted
         && tracked::is_rewritable(fd)
     {
-        sys::keeping_errno(|| switch(fd, protocol));
+        if protocol == IPPROTO_MPTCP && behaviour::keeps_tcp(fd) {
+            info!(
+                "listen(fd {fd}): stays TCP: its receive buffer is one this kernel's MPTCP \
+                 stalls transfers into"
+            );
+        } else {
+            sys::keeping_errno(|| switch(fd, protocol));
+        }
     }
     let before = tracked::entering(fd);
     let result = sys::next_listen(fd, backlog);

@@ -37,6 +37,7 @@
 
 pub use mptcpize_core::{config, fallback, mode, policy};
 pub mod advisory;
+pub mod behaviour;
 pub mod direction;
 pub mod established;
 pub mod events;

@@ -33,7 +33,7 @@ use crate::logging::{info, warning};
 use crate::setup;
 use crate::sys::{self, Errno, OwnedFd};
 use crate::tracked::OURS;
-use crate::{advisory, established, switch, tracked};
+use crate::{advisory, behaviour, established, switch, tracked};
 use core::sync::atomic::{AtomicBool, Ordering};
 use libc::{IPPROTO_MPTCP, IPPROTO_TCP, SOL_SOCKET, c_int, c_void, socklen_t};
 use mptcpize_core::advisory::ADVISORY;
@@ -66,6 +66,7 @@ pub unsafe fn setsockopt(
             tracked::changed(fd);
             // SAFETY: the kernel has just read `len` bytes at `value`.
             unsafe { note_success(fd, level, name, value, len) };
+            behaviour::option_set(fd, level, name);
             return Ok(());
         }
         Err(errno) => errno,

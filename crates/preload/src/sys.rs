@@ -538,3 +538,14 @@ pub fn pid() -> i32 {
     // SAFETY: getpid cannot fail and has no preconditions.
     unsafe { libc::getpid() }
 }
+
+/// The running kernel's release, major and minor (`uname`); `None` when it cannot be read.
+pub fn kernel_release() -> Option<mptcpize_core::behaviour::Release> {
+    // SAFETY: utsname is plain data for which all-zero bytes are valid.
+    let mut names: libc::utsname = unsafe { core::mem::zeroed() };
+    // SAFETY: a writable utsname, as uname requires.
+    check(unsafe { libc::uname(&mut names) }).ok()?;
+    let bytes = names.release.map(|c| c as u8);
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    mptcpize_core::behaviour::release(bytes.get(..end)?)
+}

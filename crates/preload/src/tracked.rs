@@ -82,6 +82,9 @@ pub const ADVISORY_SHIFT: u32 = 48;
 pub const ADVISORY_BITS: Flags = 0xff << ADVISORY_SHIFT;
 /// What an accepted socket inherits from its listener, as TCP passes a listener's options on.
 pub const INHERITED_BITS: Flags = ANSWERED_BITS | ADVISORY_BITS;
+/// The program set a receive buffer this kernel's MPTCP is slow with (see
+/// [`crate::behaviour`]): in `listen` mode, `listen()` leaves the socket TCP.
+pub const SLOW_BUFFER: Flags = 1 << 56;
 /// The process forked (or spawned) while the socket was ours and had not started: a child may
 /// hold it. Never switched, except on its way out of the process (`SCM_RIGHTS`) when no
 /// descendant holds it ([`leaving_rewritable`]).

@@ -1,0 +1,81 @@
+//! Avoids what the kernel's MPTCP does unlike TCP, where the program announces it before the
+//! socket starts ([`mptcpize_core::behaviour`] says which kernels, and why).
+//!
+//! A receive buffer set by the program on an affected kernel: a socket of ours
+//! that may still be switched becomes TCP at once under [`crate::switch`]'s rules (in `on` and
+//! `connect` modes, where it is MPTCP), and in `listen` mode it is marked so that `listen()`
+//! leaves it TCP ([`tracked::SLOW_BUFFER`]). `force` keeps MPTCP, as it keeps every refusal. A
+//! socket that has started (connected, accepted, listening) cannot change: the kernel's
+//! behaviour stays, listed in docs/limitations.md with its figures.
+//!
+//! Only `setsockopt(SO_RCVBUF | SO_RCVBUFFORCE)` pays anything: the release is read once
+//! (`uname`) and kept in one atomic.
+
+use crate::config::Mode;
+use crate::logging::info;
+use crate::{setup, switch, sys, tracked};
+use core::sync::atomic::{AtomicU32, Ordering};
+use libc::{IPPROTO_MPTCP, IPPROTO_TCP, SOL_SOCKET, c_int};
+use mptcpize_core::behaviour;
+
+/// The release, once read: `major << 16 | minor`, plus [`READ`]; 0 before.
+static RELEASE: AtomicU32 = AtomicU32::new(0);
+const READ: u32 = 1 << 31;
+
+/// The running kernel's release (read once; an unreadable one counts as unaffected: `(0, 0)`).
+fn release() -> behaviour::Release {
+    let mut known = RELEASE.load(Ordering::Relaxed);
+    if known == 0 {
+        let (major, minor) = sys::keeping_errno(sys::kernel_release).unwrap_or((0, 0));
+        known = READ | (major.min(0x7fff) << 16) | minor.min(0xffff);
+        RELEASE.store(known, Ordering::Relaxed);
+    }
+    ((known & !READ) >> 16, known & 0xffff)
+}
+
+/// After a successful `setsockopt()` of `(level, name)` to `value` on `fd`: a receive buffer
+/// this kernel's MPTCP is slow with keeps the socket on TCP, when that cannot be noticed.
+pub fn option_set(fd: c_int, level: c_int, name: c_int) {
+    if level != SOL_SOCKET || !(name == libc::SO_RCVBUF || name == libc::SO_RCVBUFFORCE) {
+        return;
+    }
+    let flags = tracked::flags(fd);
+    if flags & tracked::OURS == 0 || !tracked::rewritable(flags) || setup::mode() == Mode::Force {
+        return;
+    }
+    let slow = behaviour::slow_receive_buffer(release());
+    tracked::remember(fd, tracked::SLOW_BUFFER, slow);
+    if !slow || sys::get_int_option(fd, SOL_SOCKET, libc::SO_PROTOCOL) != Ok(IPPROTO_MPTCP) {
+        return;
+    }
+    let errno = sys::errno();
+    match switch::to(fd, IPPROTO_TCP) {
+        Ok(()) => info!(
+            "setsockopt(fd {fd}, SO_RCVBUF): this kernel's MPTCP stalls transfers into a receive \
+             buffer the program set: fd {fd} is now TCP"
+        ),
+        Err(reason) => info!(
+            "setsockopt(fd {fd}, SO_RCVBUF): this kernel's MPTCP stalls transfers into a receive \
+             buffer the program set, but fd {fd} stays MPTCP ({reason})"
+        ),
+    }
+    sys::set_errno(errno);
+}
+
+/// Whether `listen()` must leave `fd` on TCP in `listen` mode: the program set a receive buffer
+/// this kernel's MPTCP is slow with.
+pub fn keeps_tcp(fd: c_int) -> bool {
+    tracked::flags(fd) & tracked::SLOW_BUFFER != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_release_is_read_once_and_kept() {
+        let first = release();
+        assert_eq!(release(), first);
+        assert_ne!(RELEASE.load(Ordering::Relaxed), 0);
+    }
+}

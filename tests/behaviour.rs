@@ -1,0 +1,101 @@
+//! The kernel's MPTCP behaviours the library avoids, measured against the same program without
+//! it: a transfer into a receive buffer the program set (`SO_RCVBUF`), which kernels from 6.13 on
+//! stall in zero-window probes over MPTCP (crates/core/src/behaviour.rs). Where the program sets
+//! the buffer before `connect()`/`listen()`, the socket must stay TCP on such a kernel and the
+//! transfer take no more than twice its time without the library; a socket without a buffer of
+//! its own must still be MPTCP; `force` keeps MPTCP, and shows the stall the rule avoids.
+
+mod common;
+use common::{Run, in_netns};
+
+/// 384 KiB, as the asyncio test that found it (a 4 KiB buffer; loopback at Ethernet's MTU).
+const SCRIPT: &str = r#"
+ip link set lo mtu 1500
+sysctl -qw net.mptcp.enabled=1
+P() { if [ "$MODE" = none ]; then "$@"; else env MPTCPIZE="$MODE" LD_PRELOAD="$LIB" "$@"; fi; }
+line=$(P timeout 70 python3 "$HELPERS/small_buffer.py" "$WHERE" 4096 393216)
+for word in $line; do fact "${word%%=*}" "${word#*=}"; done
+mptcp_facts
+"#;
+
+fn transfer(place: &str, mode: &str) -> Run {
+    let run = in_netns(SCRIPT, &[("WHERE", place), ("MODE", mode)]);
+    run.assert_success();
+    assert_eq!(run.fact("sent"), run.fact("got"), "data intact\n{run}");
+    assert_eq!(run.number("bytes"), 393_216, "{run}");
+    run
+}
+
+fn seconds(run: &Run) -> f64 {
+    run.fact("seconds").parse().expect("seconds")
+}
+
+/// Whether the running kernel stalls transfers into a set receive buffer (from 6.13 on).
+fn affected() -> bool {
+    let series = common::kernel_series();
+    let mut parts = series
+        .split('.')
+        .map(|part| part.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (6, 13)
+}
+
+/// Twice the time without the library, and half a second for a busy machine: a stall lasts
+/// seconds.
+fn allowed(without: f64) -> f64 {
+    2.0 * without + 0.5
+}
+
+#[test]
+fn a_receive_buffer_set_before_the_start_keeps_the_transfer_as_fast_as_without_the_library() {
+    for place in ["listener-before", "client-before"] {
+        let without = transfer(place, "none");
+        without.expect("receiver_proto", "6");
+        let tcp_time = seconds(&without);
+        for mode in ["on", "listen", "connect"] {
+            let run = transfer(place, mode);
+            let took = seconds(&run);
+            assert!(
+                took <= allowed(tcp_time),
+                "{place}, -m {mode}: {took:.3} s, without the library {tcp_time:.3} s\n{run}"
+            );
+            if affected() {
+                // The receiving socket stayed TCP: no MPTCP connection at all.
+                run.expect("receiver_proto", "6")
+                    .expect("receiver_mptcp_info", "no");
+                assert_eq!(run.number("syn_rx"), 0, "{place}, -m {mode}: MPTCP\n{run}");
+            }
+        }
+    }
+}
+
+#[test]
+fn without_a_buffer_of_its_own_the_same_program_is_mptcp_and_as_fast() {
+    let tcp_time = seconds(&transfer("none", "none"));
+    let run = transfer("none", "on");
+    run.expect("receiver_proto", "262")
+        .expect("receiver_mptcp_info", "yes")
+        .expect("sender_mptcp_info", "yes");
+    assert!(
+        run.number("syn_rx") >= 1 && run.number("synack_rx") >= 1,
+        "{run}"
+    );
+    assert!(seconds(&run) <= allowed(tcp_time), "{run}");
+}
+
+#[test]
+fn force_keeps_mptcp_and_shows_the_stall_on_an_affected_kernel() {
+    let tcp_time = seconds(&transfer("listener-before", "none"));
+    let run = transfer("listener-before", "force");
+    run.expect("receiver_proto", "262")
+        .expect("receiver_mptcp_info", "yes");
+    assert!(run.number("syn_rx") >= 1, "{run}");
+    if affected() {
+        assert!(
+            seconds(&run) > allowed(tcp_time),
+            "the kernel no longer stalls ({:.3} s, TCP {tcp_time:.3} s): update \
+             crates/core/src/behaviour.rs and docs/behaviour/\n{run}",
+            seconds(&run)
+        );
+    }
+}
+
