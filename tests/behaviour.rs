@@ -99,3 +99,51 @@ fn force_keeps_mptcp_and_shows_the_stall_on_an_affected_kernel() {
     }
 }
 
+#[test]
+fn the_kernel_behaves_as_its_committed_behaviour_table_says() {
+    // scripts/behaviour.py's scenarios over TCP and MPTCP, against docs/behaviour/<series>.txt;
+    // and against a copy with one MPTCP answer changed, which must be noticed.
+    let built = common::built();
+    let repo = &built.repo;
+    let series = common::kernel_series();
+    let committed = repo.join(format!("docs/behaviour/{series}.txt"));
+    let table = std::fs::read_to_string(&committed).unwrap_or_else(|_| {
+        panic!(
+            "{}: no behaviour table for this kernel",
+            committed.display()
+        )
+    });
+    let row = table
+        .lines()
+        .find(|line| line.starts_with("read after the peer's shutdown(SHUT_WR)"))
+        .expect("the table has the shutdown row");
+    assert!(row.ends_with("EOF at once"), "{row}");
+    let tampered = repo.join("target/behaviour-tampered");
+    std::fs::create_dir_all(&tampered).expect("target/behaviour-tampered");
+    std::fs::write(
+        tampered.join(format!("{series}.txt")),
+        table.replacen(row, &row.replace("EOF at once", "blocks"), 1),
+    )
+    .expect("a tampered copy");
+    let check = |tables: &std::path::Path| {
+        std::process::Command::new(repo.join("scripts/behaviour-table.sh"))
+            .arg("--check")
+            .env("BEHAVIOUR_TABLES", tables)
+            .output()
+            .expect("scripts/behaviour-table.sh")
+    };
+    let output = check(&repo.join("docs/behaviour"));
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = check(&tampered);
+    assert!(!output.status.success(), "a changed row went unnoticed");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("shutdown(SHUT_WR)"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}

@@ -1,7 +1,8 @@
 //! The other kernels users run, under QEMU (`scripts/kernels.sh`): Debian 12's 6.1 and the 6.12
 //! LTS. Each must answer every socket option in every socket state as its committed table says
 //! (`docs/options/<series>.txt`, from `scripts/option-table.sh`), and a table broken on purpose
-//! for one kernel must fail for that kernel only; and `tests/option_table.rs` runs inside each, so
+//! for one kernel must fail for that kernel only; each must behave as its behaviour table says
+//! (`docs/behaviour/<series>.txt`, from `scripts/behaviour-table.sh`); and `tests/option_table.rs` runs inside each, so
 //! the library's option rules (written from 6.18's table) are checked against each kernel's.
 
 mod common;
@@ -33,7 +34,8 @@ fn each_kernel_answers_as_its_committed_option_table_says() {
         r#"export EXAMPLES='{examples}'
 scripts/option-table.sh --check && echo "committed: same" || echo "committed: differs"
 OPTION_TABLES='{tampered}' scripts/option-table.sh --check >/dev/null 2>&1 \
-    && echo "tampered: same" || echo "tampered: differs""#,
+    && echo "tampered: same" || echo "tampered: differs"
+scripts/behaviour-table.sh --check && echo "behaviour: same" || echo "behaviour: differs""#,
         examples = built.examples.display(),
         tampered = tampered.display(),
     );
@@ -50,6 +52,8 @@ OPTION_TABLES='{tampered}' scripts/option-table.sh --check >/dev/null 2>&1 \
     for section in sections {
         let series = section.split(' ').next().unwrap_or_default();
         assert!(section.contains("committed: same"), "{series}: {report}");
+        // What a program sees over TCP and MPTCP (docs/behaviour/<series>.txt).
+        assert!(section.contains("behaviour: same"), "{series}: {report}");
         let tampered = if series == "6.1" { "differs" } else { "same" };
         assert!(
             section.contains(&format!("tampered: {tampered}")),

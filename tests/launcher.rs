@@ -153,6 +153,8 @@ set +e
 MPTCPIZE_LOG_FILE="$WORK/log" MPTCPIZE_LOG=debug W check >"$WORK/out"; fact on_status "$?"
 fact on_socket "$(grep '^MPTCP socket' "$WORK/out")"
 fact on_limits "$(grep '^kernel limits' "$WORK/out")"
+fact on_behaviour "$(grep '^kernel behaviour' "$WORK/out")"
+fact on_close_timeout "$(grep -c '^net.mptcp.close_timeout: ' "$WORK/out")"
 sysctl -qw net.mptcp.enabled=0
 MPTCPIZE_LOG_FILE="$WORK/log" W check >"$WORK/out"; fact off_status "$?"
 fact off_socket "$(grep '^MPTCP socket' "$WORK/out")"
@@ -198,6 +200,24 @@ except OSError as e: print(e.errno)')"
             ),
         );
     }
+    // What this kernel's committed behaviour table says of a receive buffer set before listen().
+    let behaviour = std::fs::read_to_string(
+        common::built()
+            .repo
+            .join(format!("docs/behaviour/{}.txt", common::kernel_series())),
+    )
+    .expect("this kernel's behaviour table");
+    let slow = behaviour
+        .lines()
+        .find(|line| line.starts_with("rcvbuf listener before listen, send "))
+        .expect("the table's first transfer")
+        .ends_with(" slow");
+    assert_eq!(
+        run.fact("on_behaviour").contains("SO_RCVBUF"),
+        slow,
+        "{behaviour}\n{run}"
+    );
+    run.expect("on_close_timeout", "1");
     assert_eq!(run.fact("kernel_off"), "92", "ENOPROTOOPT: {run}");
     run.expect("off_status", "1");
     run.expect("off_socket", "MPTCP socket: no (ENOPROTOOPT)");

@@ -2,7 +2,8 @@
 //! directly (no library, no log parsing), then the settings that decide the number of paths,
 //! and a verdict with the exact `ip mptcp` command that would add a second path. It also names the
 //! socket options this kernel's MPTCP refuses where newer kernels take them (6.1 and 6.12 refuse
-//! some, `docs/options/`): a program that sets one gets TCP here, not MPTCP.
+//! some, `docs/options/`): a program that sets one gets TCP here, not MPTCP; and what this
+//! kernel's MPTCP does unlike TCP that a setting can change (`docs/behaviour/`).
 
 use super::Failure;
 use std::process::Command;
@@ -150,10 +151,34 @@ pub fn check() -> Result<i32, Failure> {
             refused.join(", ")
         );
     }
+    let release = mptcpize_core::behaviour::release(kernel_release().as_bytes());
+    if release.is_some_and(mptcpize_core::behaviour::slow_receive_buffer) {
+        println!(
+            "kernel behaviour: a receive buffer a program sets (SO_RCVBUF) stalls MPTCP transfers \
+             on this kernel: set before connect()/listen() the socket stays TCP, set later it \
+             stays slow (docs/limitations.md)"
+        );
+    } else {
+        println!("kernel behaviour: as every kernel's (docs/limitations.md)");
+    }
     println!(
         "net.mptcp.enabled: {}",
         sysctl("enabled").unwrap_or_else(|| "?".into())
     );
+    // A connection whose every path failed (a peer that vanished, found by keepalive) tells the
+    // program this long after; TCP tells it at once. Lower it where that matters more than
+    // waiting for a new path.
+    match sysctl("close_timeout") {
+        Some(seconds) => println!(
+            "net.mptcp.close_timeout: {seconds} (a connection whose every path died reports it \
+             {seconds} s later, where TCP's keepalive reports it at once; lower it with sysctl -w \
+             net.mptcp.close_timeout=N where a dead peer must be noticed sooner)"
+        ),
+        None => println!(
+            "net.mptcp.close_timeout: none (a connection whose every path died reports it 60 s \
+             later; this kernel has no setting for it)"
+        ),
+    }
     let manager = sysctl("path_manager").unwrap_or_else(|| {
         if sysctl("pm_type").as_deref() == Some("1") {
             "userspace"

@@ -1,14 +1,14 @@
 //! How the kernel's MPTCP behaves unlike TCP where no option table shows it, per kernel release:
 //! the facts the library acts on. `docs/behaviour/<kernel>.txt` measures them
-//! (`examples/behaviour.rs`, checked by the suite on 6.1, 6.12 and 6.18).
+//! (`scripts/behaviour.py`, checked by the suite on 6.1, 6.12 and 6.18).
 //!
 //! One difference the program announces before it starts, so the library can avoid it: a
 //! **receive buffer set by the program** (`SO_RCVBUF`, `SO_RCVBUFFORCE`). TCP updates its
 //! window clamp when the buffer is set; MPTCP does not pass that on to its subflows
 //! (mptcp_net-next issue 619, open), and from 6.13 on a transfer into such a socket stalls in
-//! zero-window probes: 384 KiB into a 4 KiB buffer take 7–21 s instead of 2 ms, 64 MiB into a
-//! 4 MiB one up to 1.3 s instead of 0.04 s (6.18, loopback): every size stalls, the small ones
-//! most.
+//! zero-window probes: 384 KiB into a 4 KiB buffer take 7–21 s instead of 2 ms; 64 MiB into a
+//! 4 MiB one took 0.7–1.3 s in three runs of five, 0.04 s in the others (6.18, loopback at MTU
+//! 1500): every size stalls, the small ones most.
 //! Measured unaffected: Debian 12's 6.1 and 6.12. The kernels between 6.12 and 6.18 were not
 //! measured and count as affected, like every later one until the fix is measured.
 //!
