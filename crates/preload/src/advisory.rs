@@ -1,8 +1,10 @@
-//! The values of advisory options kept for sockets MPTCP keeps, under the opt-in policy
-//! (`+advisory`, [`mptcpize_core::advisory`]): MPTCP refused the option, the program was answered
-//! with success, and `getsockopt()` must read back what TCP would have.
+//! The values of int options kept for sockets MPTCP keeps: MPTCP refused the option, the program
+//! was answered with success, and `getsockopt()` must read back what TCP would have. Two kinds of
+//! rows: advisory options under the opt-in policy (`+advisory`, [`mptcpize_core::advisory`]), and
+//! options answered on a started socket by [`crate::established::ANSWERED_INTS`] (whatever the
+//! policy).
 //!
-//! One int per descriptor number and advisory option, in a table mapped on the first value kept
+//! One int per descriptor number and row, in a table mapped on the first value kept
 //! (no address space is taken by a process that never needs it; `MAP_NORESERVE`, so only the
 //! pages of descriptors that hold a value cost memory). Whether a slot holds the socket's value
 //! is said by its bit in [`crate::tracked`] ([`tracked::ADVISORY_SHIFT`]), which every close,
@@ -10,22 +12,45 @@
 //! before its bit is set (release), and read after the bit is seen (acquire). No lock: one map
 //! is published with one compare-and-swap, and a thread that lost the race unmaps its own.
 
-use crate::sys;
 use crate::tracked::{self, ADVISORY_SHIFT, Flags, TRACKED_FDS};
+use crate::{established, sys};
 use core::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
 use libc::c_int;
 use mptcpize_core::advisory::ADVISORY;
 
-/// Slots per descriptor number: one per row of the policy's table (at most 8, one flag bit each).
-const ROWS: usize = 8;
-const _: () = assert!(ADVISORY.len() <= ROWS);
-/// The table's size in bytes: 32 MiB of address space for every number a process can have.
+/// Slots per descriptor number, one flag bit each: the policy's rows (at most 8), then the rows
+/// of [`established::ANSWERED_INTS`].
+const ROWS: usize = 14;
+/// The row of the first of [`established::ANSWERED_INTS`].
+const FIRST_ANSWERED_ROW: usize = 8;
+const _: () = assert!(ADVISORY.len() <= FIRST_ANSWERED_ROW);
+const _: () = assert!(FIRST_ANSWERED_ROW + established::ANSWERED_INTS.len() <= ROWS);
+/// The table's size in bytes: 56 MiB of address space for every number a process can have.
 const TABLE_BYTES: usize = TRACKED_FDS * ROWS * size_of::<AtomicI32>();
 
 /// The table, once mapped.
 static TABLE: AtomicPtr<AtomicI32> = AtomicPtr::new(core::ptr::null_mut());
 
-/// The flag bit of row `index` of the policy's table.
+/// The row of option `(level, name)`, advisory or answered, if it has one.
+pub fn row(level: c_int, name: c_int) -> Option<usize> {
+    if let Some((index, _)) = mptcpize_core::advisory::find(level, name) {
+        return Some(index);
+    }
+    let position = established::ANSWERED_INTS
+        .iter()
+        .position(|&option| option == (level, name))?;
+    Some(FIRST_ANSWERED_ROW + position)
+}
+
+/// The option of row `index`.
+fn option(index: usize) -> Option<(c_int, c_int)> {
+    match index.checked_sub(FIRST_ANSWERED_ROW) {
+        None => ADVISORY.get(index).map(|row| (row.level, row.name)),
+        Some(answered) => established::ANSWERED_INTS.get(answered).copied(),
+    }
+}
+
+/// The flag bit of row `index`.
 pub fn bit(index: usize) -> Flags {
     1 << (ADVISORY_SHIFT + index as u32)
 }
@@ -120,16 +145,16 @@ pub fn copy(from: c_int, to: c_int, bits: Flags) {
     }
 }
 
-/// Each advisory option kept for `fd`: `(level, name, value)`.
+/// Each option whose value is kept for `fd`: `(level, name, value)`.
 pub fn each_kept(fd: c_int, mut each: impl FnMut(c_int, c_int, c_int)) {
     for index in rows(tracked::flags(fd)) {
-        if let (Some(row), Some(slot)) = (ADVISORY.get(index), slot(fd, index, false)) {
-            each(row.level, row.name, slot.load(Ordering::Acquire));
+        if let (Some((level, name)), Some(slot)) = (option(index), slot(fd, index, false)) {
+            each(level, name, slot.load(Ordering::Acquire));
         }
     }
 }
 
-/// The rows whose advisory bits are set in `flags`.
+/// The rows whose bits are set in `flags`.
 fn rows(flags: Flags) -> impl Iterator<Item = usize> {
     let mut bits = (flags & tracked::ADVISORY_BITS) >> ADVISORY_SHIFT;
     core::iter::from_fn(move || {
@@ -137,4 +162,31 @@ fn rows(flags: Flags) -> impl Iterator<Item = usize> {
         bits &= bits.wrapping_sub(1);
         (index < ROWS).then_some(index)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_row_has_its_option_and_its_own_bit() {
+        let options = ADVISORY
+            .iter()
+            .map(|row| (row.level, row.name))
+            .chain(established::ANSWERED_INTS.iter().copied());
+        let mut seen: Flags = 0;
+        for (level, name) in options {
+            let index = row(level, name).expect("a row");
+            assert_eq!(option(index), Some((level, name)));
+            assert_eq!(seen & bit(index), 0, "{level}/{name} shares a bit");
+            assert_eq!(
+                bit(index) & !tracked::ADVISORY_BITS,
+                0,
+                "outside ADVISORY_BITS"
+            );
+            seen |= bit(index);
+        }
+        assert_eq!(seen & tracked::SLOW_BUFFER, 0);
+        assert_eq!(row(libc::SOL_SOCKET, libc::SO_KEEPALIVE), None);
+    }
 }

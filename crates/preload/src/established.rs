@@ -12,6 +12,8 @@
 //!    data that `recvmsg()` on TCP never returns): the value is remembered per descriptor (in
 //!    [`crate::tracked`]), answered back by `getsockopt()`, inherited by accepted sockets, and
 //!    the call succeeds.
+//!    Int options of the same kind ([`ANSWERED_INTS`]: `IP_LOCAL_PORT_RANGE`, which acts only
+//!    at `bind()`/`connect()`) are kept with their value.
 //! 3. **The call overlapped a `connect()`/`listen()` in another thread** that made a switch
 //!    impossible: the program gets what TCP would have answered (the option's result on a fresh
 //!    TCP socket), since the order of the two calls was its own scheduler's choice.
@@ -73,6 +75,13 @@ pub const ANSWERED: &[(c_int, c_int)] = &[
     // Extends IPV6_RECVERR's reports, which MPTCP refuses to enable.
     (IPPROTO_IPV6, 31),
 ];
+
+/// Int options answered from memory on a socket MPTCP keeps: they act only when the socket binds
+/// or connects, so once it has started TCP takes them and they change nothing; the value is kept
+/// in [`crate::advisory`]'s table (one row each), read back and inherited like [`ANSWERED`].
+/// `IP_LOCAL_PORT_RANGE` (51, not in the libc crate): 6.1's MPTCP refuses it in every state
+/// (ENOPROTOOPT), 6.12 and later with EINVAL after the start.
+pub const ANSWERED_INTS: &[(c_int, c_int)] = &[(IPPROTO_IP, 51)];
 
 /// The options MPTCP takes only while a socket is unconnected or listening (they go to its first
 /// subflow): afterwards it refuses them with EINVAL where TCP takes them. Other EINVALs are TCP's

@@ -99,7 +99,8 @@ pub unsafe fn setsockopt(
         // TCP refuses it too: not MPTCP's doing; the program gets TCP's own answer.
         TcpTakes::No(tcp_errno) => return Err(tcp_errno),
         TcpTakes::AsDefault => {
-            if let Some((index, _)) = advisory {
+            // Back to the default: a value kept for the option (advisory or answered) is gone.
+            if let Some(index) = advisory::row(level, name) {
                 advisory::forget(fd, index);
             }
             sys::keeping_errno(|| {
@@ -289,6 +290,13 @@ unsafe fn after_start(
         tracked::remember(fd, bit, given != 0);
         return Some(Kept::Remembered);
     }
+    if established::ANSWERED_INTS.contains(&(level, name))
+        && let Some(given) = int_value
+        && let Some(index) = advisory::row(level, name)
+        && advisory::keep(fd, index, given)
+    {
+        return Some(Kept::Remembered);
+    }
     // 3. A connect()/listen() overlapped the call: the socket had not started when the call
     // began and started while it was being switched (whatever step of the switch then failed),
     // or another thread was inside one of them.
@@ -338,6 +346,16 @@ pub unsafe fn getsockopt(
             // SAFETY: the kernel has just written `*len` bytes at `value`.
             unsafe { answer_on(value, len) };
         }
+        if flags & tracked::ADVISORY_BITS != 0
+            && let Some(index) = advisory::row(level, name)
+            && let Some(kept) = advisory::kept(fd, index)
+        {
+            // The kernel refused the value the program was answered with success for (6.1's
+            // MPTCP reads IP_LOCAL_PORT_RANGE on a fallen-back connection, but refuses to set
+            // it): the program reads what it set.
+            // SAFETY: the kernel has just written `*len` bytes at `value`.
+            unsafe { answer_int(value, len, kept) };
+        }
         return rc;
     }
     let refused = sys::errno();
@@ -377,7 +395,7 @@ pub unsafe fn getsockopt(
         false
     });
     if answered {
-        if let Some((index, _)) = mptcpize_core::advisory::find(level, name)
+        if let Some(index) = advisory::row(level, name)
             && let Some(kept) = advisory::kept(fd, index)
         {
             // SAFETY: the probe's getsockopt has just written `*len` bytes at `value`.
@@ -452,9 +470,10 @@ unsafe fn answer_int(value: *mut c_void, len: *mut socklen_t, kept: c_int) {
 unsafe fn note_success(fd: c_int, level: c_int, name: c_int, value: *const c_void, len: socklen_t) {
     let flags = tracked::flags(fd);
     if flags & tracked::ADVISORY_BITS != 0
-        && let Some((index, _)) = mptcpize_core::advisory::find(level, name)
+        && let Some(index) = advisory::row(level, name)
     {
-        // The kernel holds the option now (the socket became TCP): nothing kept stands for it.
+        // The kernel holds the option now (the socket became TCP, or took it): nothing kept
+        // stands for it.
         advisory::forget(fd, index);
     }
     if flags & OURS != 0

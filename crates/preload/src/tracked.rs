@@ -74,17 +74,17 @@ pub const COMMITTED: Flags = 128;
 pub const ANSWERED_SHIFT: u32 = 16;
 /// Every answered bit (at most 32 options).
 pub const ANSWERED_BITS: Flags = 0xffff_ffff << ANSWERED_SHIFT;
-/// The first of the bits that say an advisory option's value is remembered for the socket
-/// (see [`crate::advisory`]): bit `ADVISORY_SHIFT + i` for row `i` of
-/// [`mptcpize_core::advisory::ADVISORY`].
+/// The first of the bits that say an int option's value is kept for the socket in
+/// [`crate::advisory`]'s table: bit `ADVISORY_SHIFT + i` for its row `i` (the rows of
+/// [`mptcpize_core::advisory::ADVISORY`], then those of [`crate::established::ANSWERED_INTS`]).
 pub const ADVISORY_SHIFT: u32 = 48;
-/// Every advisory bit (at most 8 options).
-pub const ADVISORY_BITS: Flags = 0xff << ADVISORY_SHIFT;
+/// Every bit of a kept value (at most 14 rows).
+pub const ADVISORY_BITS: Flags = 0x3fff << ADVISORY_SHIFT;
 /// What an accepted socket inherits from its listener, as TCP passes a listener's options on.
 pub const INHERITED_BITS: Flags = ANSWERED_BITS | ADVISORY_BITS;
 /// The program set a receive buffer this kernel's MPTCP is slow with (see
 /// [`crate::behaviour`]): in `listen` mode, `listen()` leaves the socket TCP.
-pub const SLOW_BUFFER: Flags = 1 << 56;
+pub const SLOW_BUFFER: Flags = 1 << 62;
 /// The process forked (or spawned) while the socket was ours and had not started: a child may
 /// hold it. Never switched, except on its way out of the process (`SCM_RIGHTS`) when no
 /// descendant holds it ([`leaving_rewritable`]).
