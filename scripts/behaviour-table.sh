@@ -4,7 +4,7 @@
 #
 #   scripts/behaviour-table.sh           writes docs/behaviour/<series>.txt
 #   scripts/behaviour-table.sh --check   exits 1, showing the differences, when the kernel behaves
-#                                        otherwise than the committed file says
+#                                        otherwise than the committed file says, twice in a row
 #
 # The tables come from $BEHAVIOUR_TABLES (default docs/behaviour). Needs root (a private network
 # namespace with a veth pair). For the other kernels users run: scripts/kernels.sh
@@ -23,9 +23,14 @@ case "${1:-}" in
 		echo "behaviour-table.sh: no table for Linux $series ($committed): make it with scripts/behaviour-table.sh" >&2
 		exit 1
 	fi
-	if ! diff <(grep -v '^# behaviour' "$committed") <(measure); then
-		echo "behaviour-table.sh: Linux $release behaves otherwise than $committed (< committed, > measured)" >&2
-		exit 1
+	# A busy machine can make one row's timing class flip once (a transfer slowed past its
+	# bound, an error a second late): a row must differ in two runs in a row to fail the check.
+	if ! first=$(diff <(grep -v '^# behaviour' "$committed") <(measure)); then
+		printf 'behaviour-table.sh: differs once, measuring again:\n%s\n' "$first" >&2
+		if ! diff <(grep -v '^# behaviour' "$committed") <(measure); then
+			echo "behaviour-table.sh: Linux $release behaves otherwise than $committed (< committed, > measured)" >&2
+			exit 1
+		fi
 	fi
 	echo "behaviour-table.sh: Linux $release behaves as $committed says"
 	;;

@@ -147,3 +147,33 @@ fn the_kernel_behaves_as_its_committed_behaviour_table_says() {
         String::from_utf8_lossy(&output.stdout)
     );
 }
+
+#[test]
+fn a_receive_buffer_set_after_listen_stays_slow_unless_advisory_keeps_it_from_mptcp() {
+    // asyncio's tests set SO_RCVBUF on a listener after listen(): the listener is MPTCP by
+    // then and cannot change. By default the kernel gets the buffer (and stalls, on an affected
+    // kernel); under +advisory the buffer is not passed on, and the program reads back what it
+    // reads without the library, on the listener and on the accepted socket.
+    let without = transfer("listener-after", "none");
+    let tcp_time = seconds(&without);
+    let run = transfer("listener-after", "on+advisory");
+    run.expect("receiver_proto", "262")
+        .expect("receiver_mptcp_info", "yes")
+        .expect("listener_rcvbuf", &without.fact("listener_rcvbuf"))
+        .expect("accepted_rcvbuf", &without.fact("accepted_rcvbuf"));
+    assert!(run.number("syn_rx") >= 1, "{run}");
+    if affected() {
+        assert!(
+            seconds(&run) <= allowed(tcp_time),
+            "+advisory: {:.3} s, without the library {tcp_time:.3} s\n{run}",
+            seconds(&run)
+        );
+        let slow = transfer("listener-after", "on");
+        slow.expect("receiver_mptcp_info", "yes");
+        assert!(
+            seconds(&slow) > allowed(tcp_time),
+            "the default mode no longer stalls here ({:.3} s): update docs/limitations.md\n{slow}",
+            seconds(&slow)
+        );
+    }
+}

@@ -6,8 +6,9 @@ usage: small_buffer.py WHERE BUFFER BYTES
           listener-after   the same, set after listen() (what asyncio's tests do)
           client-before    the client sets it before connect() and receives
           none             nobody sets it
-Prints one line of facts: seconds, bytes received, the SHA-256 sent and received, SO_PROTOCOL of
-the receiving socket and of its peer, and whether each reads MPTCP_INFO (an MPTCP connection
+Prints one line of facts: SO_RCVBUF read back on the listener and the accepted socket (where the
+buffer was set on the listener), seconds, bytes received, the SHA-256 sent and received,
+SO_PROTOCOL of the receiving socket and of its peer, and whether each reads MPTCP_INFO (an MPTCP connection
 that did not fall back).
 """
 import hashlib
@@ -71,6 +72,15 @@ def main():
         thread.join(60)
     elapsed = time.monotonic() - started
     receiver, sender = ("client", "server") if receiving_client else ("server", "client")
+    # What the program reads back of the listener's buffer and of an accepted socket's.
+    buffers = (
+        f"listener_rcvbuf={listener.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)} "
+        f"accepted_rcvbuf={conn.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)} "
+    )
+    print(
+        buffers,
+        end="",
+    )
     print(
         f"seconds={elapsed:.4f} bytes={len(got)} "
         f"sent={hashlib.sha256(payload).hexdigest()[:16]} got={hashlib.sha256(got).hexdigest()[:16]} "

@@ -1,8 +1,7 @@
-//! The values of int options kept for sockets MPTCP keeps: MPTCP refused the option, the program
-//! was answered with success, and `getsockopt()` must read back what TCP would have. Two kinds of
-//! rows: advisory options under the opt-in policy (`+advisory`, [`mptcpize_core::advisory`]), and
-//! options answered on a started socket by [`crate::established::ANSWERED_INTS`] (whatever the
-//! policy).
+//! The values of int options kept for sockets MPTCP keeps: the kernel did not take the value
+//! (MPTCP refused it, or we did not pass it on), the program was answered with success, and
+//! `getsockopt()` must read back what TCP would have. The rows: advisory options under the opt-in
+//! policy (`+advisory`, [`mptcpize_core::advisory`]), then [`OTHER_ROWS`].
 //!
 //! One int per descriptor number and row, in a table mapped on the first value kept
 //! (no address space is taken by a process that never needs it; `MAP_NORESERVE`, so only the
@@ -12,19 +11,28 @@
 //! before its bit is set (release), and read after the bit is seen (acquire). No lock: one map
 //! is published with one compare-and-swap, and a thread that lost the race unmaps its own.
 
+#[cfg(test)]
+use crate::established;
+use crate::sys;
 use crate::tracked::{self, ADVISORY_SHIFT, Flags, TRACKED_FDS};
-use crate::{established, sys};
 use core::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
 use libc::c_int;
 use mptcpize_core::advisory::ADVISORY;
 
-/// Slots per descriptor number, one flag bit each: the policy's rows (at most 8), then the rows
-/// of [`established::ANSWERED_INTS`].
+/// The rows after the policy's, each with the module that keeps values there.
+pub const OTHER_ROWS: &[(c_int, c_int)] = &[
+    // IP_LOCAL_PORT_RANGE (51, not in the libc crate): crate::established::ANSWERED_INTS.
+    (libc::IPPROTO_IP, 51),
+    // A receive buffer not passed on to MPTCP under the policy: crate::behaviour.
+    (libc::SOL_SOCKET, libc::SO_RCVBUF),
+];
+/// Slots per descriptor number, one flag bit each: the policy's rows (at most 8), then
+/// [`OTHER_ROWS`].
 const ROWS: usize = 14;
-/// The row of the first of [`established::ANSWERED_INTS`].
-const FIRST_ANSWERED_ROW: usize = 8;
-const _: () = assert!(ADVISORY.len() <= FIRST_ANSWERED_ROW);
-const _: () = assert!(FIRST_ANSWERED_ROW + established::ANSWERED_INTS.len() <= ROWS);
+/// The row of the first of [`OTHER_ROWS`].
+const FIRST_OTHER_ROW: usize = 8;
+const _: () = assert!(ADVISORY.len() <= FIRST_OTHER_ROW);
+const _: () = assert!(FIRST_OTHER_ROW + OTHER_ROWS.len() <= ROWS);
 /// The table's size in bytes: 56 MiB of address space for every number a process can have.
 const TABLE_BYTES: usize = TRACKED_FDS * ROWS * size_of::<AtomicI32>();
 
@@ -36,17 +44,17 @@ pub fn row(level: c_int, name: c_int) -> Option<usize> {
     if let Some((index, _)) = mptcpize_core::advisory::find(level, name) {
         return Some(index);
     }
-    let position = established::ANSWERED_INTS
+    let position = OTHER_ROWS
         .iter()
         .position(|&option| option == (level, name))?;
-    Some(FIRST_ANSWERED_ROW + position)
+    Some(FIRST_OTHER_ROW + position)
 }
 
 /// The option of row `index`.
 fn option(index: usize) -> Option<(c_int, c_int)> {
-    match index.checked_sub(FIRST_ANSWERED_ROW) {
+    match index.checked_sub(FIRST_OTHER_ROW) {
         None => ADVISORY.get(index).map(|row| (row.level, row.name)),
-        Some(answered) => established::ANSWERED_INTS.get(answered).copied(),
+        Some(other) => OTHER_ROWS.get(other).copied(),
     }
 }
 
@@ -173,7 +181,7 @@ mod tests {
         let options = ADVISORY
             .iter()
             .map(|row| (row.level, row.name))
-            .chain(established::ANSWERED_INTS.iter().copied());
+            .chain(OTHER_ROWS.iter().copied());
         let mut seen: Flags = 0;
         for (level, name) in options {
             let index = row(level, name).expect("a row");
@@ -188,5 +196,8 @@ mod tests {
         }
         assert_eq!(seen & tracked::SLOW_BUFFER, 0);
         assert_eq!(row(libc::SOL_SOCKET, libc::SO_KEEPALIVE), None);
+        for option in established::ANSWERED_INTS {
+            assert!(OTHER_ROWS.contains(option), "{option:?} has no row");
+        }
     }
 }

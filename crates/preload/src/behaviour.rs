@@ -6,14 +6,20 @@
 //! `connect` modes, where it is MPTCP), and in `listen` mode it is marked so that `listen()`
 //! leaves it TCP ([`tracked::SLOW_BUFFER`]). `force` keeps MPTCP, as it keeps every refusal. A
 //! socket that has started (connected, accepted, listening) cannot change: the kernel's
-//! behaviour stays, listed in docs/limitations.md with its figures.
+//! behaviour stays, listed in docs/limitations.md with its figures, unless the program opted in
+//! to the advisory policy (`+advisory`): then a receive buffer set on such an MPTCP socket is not
+//! passed on to the kernel, which keeps sizing the buffer itself (no stall), and the value TCP
+//! would read back is kept for `getsockopt()` and inherited by accepted sockets
+//! ([`crate::advisory`], row `SO_RCVBUF`). What the program loses: the cap on the buffer (more
+//! memory per connection, a peer sends more before it blocks).
 //!
 //! Only `setsockopt(SO_RCVBUF | SO_RCVBUFFORCE)` pays anything: the release is read once
 //! (`uname`) and kept in one atomic.
 
 use crate::config::Mode;
 use crate::logging::info;
-use crate::{setup, switch, sys, tracked};
+use crate::sys::{Errno, OwnedFd};
+use crate::{advisory, setup, switch, sys, tracked};
 use core::sync::atomic::{AtomicU32, Ordering};
 use libc::{IPPROTO_MPTCP, IPPROTO_TCP, SOL_SOCKET, c_int};
 use mptcpize_core::behaviour;
@@ -60,6 +66,63 @@ pub fn option_set(fd: c_int, level: c_int, name: c_int) {
         ),
     }
     sys::set_errno(errno);
+}
+
+/// `setsockopt(SO_RCVBUF | SO_RCVBUFFORCE)` under the advisory policy on a started MPTCP socket
+/// of ours, on a kernel that stalls with it: the answer TCP gives, with the value kept instead
+/// of passed on. `None` when the call goes to the kernel as it is.
+///
+/// # Safety
+/// `value`/`len` are the caller's: `len` readable bytes at `value`.
+pub unsafe fn advisory_receive_buffer(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    value: *const libc::c_void,
+    len: libc::socklen_t,
+) -> Option<Result<(), Errno>> {
+    if level != SOL_SOCKET || !(name == libc::SO_RCVBUF || name == libc::SO_RCVBUFFORCE) {
+        return None;
+    }
+    let flags = tracked::flags(fd);
+    if flags & tracked::OURS == 0
+        || tracked::rewritable(flags)
+        || !setup::advisory()
+        || !behaviour::slow_receive_buffer(release())
+    {
+        return None;
+    }
+    let errno = sys::errno();
+    let answer = sys::keeping_errno(|| {
+        if sys::get_int_option(fd, SOL_SOCKET, libc::SO_PROTOCOL) != Ok(IPPROTO_MPTCP) {
+            return None;
+        }
+        let row = advisory::row(SOL_SOCKET, libc::SO_RCVBUF)?;
+        let domain = sys::get_int_option(fd, SOL_SOCKET, libc::SO_DOMAIN).ok()?;
+        let probe = sys::next_socket(domain, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, IPPROTO_TCP);
+        let probe = OwnedFd(probe.ok()?);
+        // SAFETY: the caller's own value and length, tried on a throw-away TCP socket: TCP's
+        // own errors (a short length, SO_RCVBUFFORCE without the capability) are the answer.
+        if let Err(tcp_errno) = unsafe { sys::next_setsockopt(probe.0, level, name, value, len) } {
+            return Some(Err(tcp_errno));
+        }
+        let reads = sys::get_int_option(probe.0, SOL_SOCKET, libc::SO_RCVBUF).ok()?;
+        if !advisory::keep(fd, row, reads) {
+            return None;
+        }
+        info!(
+            "setsockopt(fd {fd}, SO_RCVBUF): this kernel's MPTCP stalls transfers into a receive \
+             buffer the program set; an advisory option (+advisory), so the kernel keeps sizing \
+             it and getsockopt reads {reads}"
+        );
+        Some(Ok(()))
+    });
+    if let Some(Err(tcp_errno)) = answer {
+        sys::set_errno(tcp_errno);
+    } else {
+        sys::set_errno(errno);
+    }
+    answer
 }
 
 /// Whether `listen()` must leave `fd` on TCP in `listen` mode: the program set a receive buffer

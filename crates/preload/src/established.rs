@@ -78,7 +78,8 @@ pub const ANSWERED: &[(c_int, c_int)] = &[
 
 /// Int options answered from memory on a socket MPTCP keeps: they act only when the socket binds
 /// or connects, so once it has started TCP takes them and they change nothing; the value is kept
-/// in [`crate::advisory`]'s table (one row each), read back and inherited like [`ANSWERED`].
+/// in [`crate::advisory`]'s table (a row each, in its `OTHER_ROWS`), read back and inherited like
+/// [`ANSWERED`].
 /// `IP_LOCAL_PORT_RANGE` (51, not in the libc crate): 6.1's MPTCP refuses it in every state
 /// (ENOPROTOOPT), 6.12 and later with EINVAL after the start.
 pub const ANSWERED_INTS: &[(c_int, c_int)] = &[(IPPROTO_IP, 51)];

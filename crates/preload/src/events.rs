@@ -68,6 +68,12 @@ fn apply_inherited(listener: c_int, fd: c_int, bits: tracked::Flags) {
         }
     }
     advisory::each_kept(fd, |level, name, value| {
+        // A kept receive buffer is what TCP reads back: twice what it was given.
+        let value = if (level, name) == (libc::SOL_SOCKET, libc::SO_RCVBUF) {
+            value / 2
+        } else {
+            value
+        };
         let _ = sys::set_int_option(fd, level, name, value);
     });
 }

@@ -57,6 +57,11 @@ pub unsafe fn setsockopt(
     len: socklen_t,
 ) -> Result<(), Errno> {
     let errno_before = sys::errno();
+    // SAFETY: the caller's own arguments.
+    if let Some(answer) = unsafe { behaviour::advisory_receive_buffer(fd, level, name, value, len) }
+    {
+        return answer;
+    }
     // Before the call: whether the socket had started, and whether a call was inside
     // connect()/listen() on it (see `after_start`).
     let flags_before = tracked::flags(fd);

@@ -76,7 +76,7 @@ pub const ANSWERED_SHIFT: u32 = 16;
 pub const ANSWERED_BITS: Flags = 0xffff_ffff << ANSWERED_SHIFT;
 /// The first of the bits that say an int option's value is kept for the socket in
 /// [`crate::advisory`]'s table: bit `ADVISORY_SHIFT + i` for its row `i` (the rows of
-/// [`mptcpize_core::advisory::ADVISORY`], then those of [`crate::established::ANSWERED_INTS`]).
+/// [`mptcpize_core::advisory::ADVISORY`], then [`crate::advisory::OTHER_ROWS`]).
 pub const ADVISORY_SHIFT: u32 = 48;
 /// Every bit of a kept value (at most 14 rows).
 pub const ADVISORY_BITS: Flags = 0x3fff << ADVISORY_SHIFT;
