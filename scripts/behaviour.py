@@ -46,12 +46,14 @@ def error_name(number):
 class Pair:
     """A listener, a connected client and the accepted connection, of one protocol."""
 
-    def __init__(self, proto, before=None, host="127.0.0.1", bind=None):
+    def __init__(self, proto, before=None, host="127.0.0.1", bind=None, after_listen=None):
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto)
         if before:
             before(self.listener, "listener")
         self.listener.bind((host, 0))
         self.listener.listen()
+        if after_listen:
+            after_listen(self.listener)
         self.port = self.listener.getsockname()[1]
         self.client = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto)
         if before:
@@ -68,6 +70,22 @@ class Pair:
             except OSError:
                 pass
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.close()
+
+
+def on_a_pair(action, **pair_options):
+    """A scenario: `action(pair, bound)` on a fresh connection of the protocol, closed after."""
+
+    def run(proto, bound):
+        with Pair(proto, **pair_options) as pair:
+            return action(pair, bound)
+
+    return run
+
 
 def set_buffer(option, which):
     """A `before` hook that sets `option` to BUFFER on the sockets named in `which`."""
@@ -79,10 +97,9 @@ def set_buffer(option, which):
     return before
 
 
-def transfer(proto, bound, before=None, after=None, sender="client", how="send"):
+def transfer(proto, bound, before=None, after=None, sender="client", how="send", after_listen=None):
     """Seconds to move TRANSFER bytes from `sender` to the other end, or None past the bound."""
-    pair = Pair(proto, before)
-    try:
+    with Pair(proto, before, after_listen=after_listen) as pair:
         if after:
             after(pair)
         source = pair.client if sender == "client" else pair.server
@@ -118,8 +135,6 @@ def transfer(proto, bound, before=None, after=None, sender="client", how="send")
         if bytes(got) != payload:
             raise SystemExit("behaviour.py: a transfer delivered other bytes than were sent")
         return elapsed
-    finally:
-        pair.close()
 
 
 def send_with(sock, payload, how):
@@ -206,69 +221,53 @@ def closed_peer(unread):
     """The server accepts and closes; the client writes until an error (`unread`: who holds
     data nobody read when the server closes)."""
 
-    def run(proto, bound):
-        pair = Pair(proto)
-        try:
-            if unread == "server":
-                pair.client.sendall(b"u" * CHUNK)
-                time.sleep(0.1)
-            if unread == "client":
-                pair.server.sendall(b"u" * CHUNK)
-                time.sleep(0.1)
-            pair.server.close()
-            time.sleep(0.1)
-            return error_row(write_until_error(pair.client, bound))
-        finally:
-            pair.close()
+    def action(pair, bound):
+        if unread == "server":
+            pair.client.sendall(b"u" * CHUNK)
+        if unread == "client":
+            pair.server.sendall(b"u" * CHUNK)
+        time.sleep(0.1)
+        pair.server.close()
+        time.sleep(0.1)
+        return error_row(write_until_error(pair.client, bound))
 
-    return run
+    return on_a_pair(action)
 
 
 def shutdown_row(how, then):
     """The server shuts down `how`; the client then reads or writes."""
 
-    def run(proto, bound):
-        pair = Pair(proto)
-        try:
-            pair.server.shutdown(how)
-            time.sleep(0.1)
-            if then == "read":
-                return error_row(read_outcome(pair.client, bound))
-            return error_row(write_until_error(pair.client, bound))
-        finally:
-            pair.close()
+    def action(pair, bound):
+        pair.server.shutdown(how)
+        time.sleep(0.1)
+        if then == "read":
+            return error_row(read_outcome(pair.client, bound))
+        return error_row(write_until_error(pair.client, bound))
 
-    return run
+    return on_a_pair(action)
 
 
 def own_shutdown_row(how):
     """The client shuts down `how` and then writes: its own error."""
 
-    def run(proto, bound):
-        pair = Pair(proto)
-        try:
-            pair.client.shutdown(how)
-            name, seconds = write_until_error(pair.client, min(bound, 1.0))
-            return error_row((name, seconds)) if name else "write accepted"
-        finally:
-            pair.close()
+    def action(pair, bound):
+        pair.client.shutdown(how)
+        name, seconds = write_until_error(pair.client, min(bound, 1.0))
+        return error_row((name, seconds)) if name else "write accepted"
 
-    return run
+    return on_a_pair(action)
 
 
 def linger_row(seconds):
     """The server sets SO_LINGER {1, seconds} and closes; the client reads."""
 
-    def run(proto, bound):
-        pair = Pair(proto)
-        try:
-            pair.server.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, (1).to_bytes(4, sys.byteorder) + seconds.to_bytes(4, sys.byteorder))
-            pair.server.close()
-            return error_row(read_outcome(pair.client, bound))
-        finally:
-            pair.close()
+    def action(pair, bound):
+        linger = (1).to_bytes(4, sys.byteorder) + seconds.to_bytes(4, sys.byteorder)
+        pair.server.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+        pair.server.close()
+        return error_row(read_outcome(pair.client, bound))
 
-    return run
+    return on_a_pair(action)
 
 
 def vanished_row(keepalive, then, scenario):
@@ -290,14 +289,11 @@ def vanished_row(keepalive, then, scenario):
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 2)
 
-            pair = Pair(proto, before, host=far, bind=NEAR)
-            try:
+            with Pair(proto, before, host=far, bind=NEAR) as pair:
                 subprocess.run(["ip", "addr", "del", f"{far}/32", "dev", "bh0"], capture_output=True)
                 if then == "read":
                     return error_row(read_outcome(pair.client, bound))
                 return error_row(write_until_error(pair.client, bound))
-            finally:
-                pair.close()
         finally:
             subprocess.run(["ip", "addr", "del", f"{far}/32", "dev", "bh0"], capture_output=True)
 
@@ -326,43 +322,9 @@ def buffer_scenarios():
         ("sndbuf client after connect, send", dict(after=on_client(snd))),
         ("sndbuf listener before listen, server sends", dict(before=set_buffer(snd, ["listener"]), sender="server")),
         ("sndbuf accepted after accept, server sends", dict(after=on_server(snd), sender="server")),
+        # After listen(), before the connection (accepted sockets inherit it), as asyncio's tests do.
+        ("rcvbuf listener after listen, send", dict(after_listen=lambda listener: listener.setsockopt(socket.SOL_SOCKET, rcv, BUFFER))),
     ]
-
-
-def listener_after_listen(proto, bound):
-    """SO_RCVBUF set on the listener after listen() (accepted sockets inherit it), as asyncio's
-    tests do: the transfer's time."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, BUFFER)
-    port = listener.getsockname()[1]
-    client = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto)
-    payload = os.urandom(TRANSFER)
-    try:
-        client.connect(("127.0.0.1", port))
-        server, _ = listener.accept()
-        started = time.monotonic()
-        threading.Thread(target=lambda: (client.sendall(payload), client.shutdown(socket.SHUT_WR)), daemon=True).start()
-        server.settimeout(bound)
-        got = bytearray()
-        for _ in range(TRANSFER):
-            if len(got) >= TRANSFER or time.monotonic() - started > bound:
-                break
-            try:
-                chunk = server.recv(65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            got += chunk
-        server.close()
-        if bytes(got) != payload:
-            return None
-        return time.monotonic() - started
-    finally:
-        client.close()
-        listener.close()
 
 
 def error_scenarios():
@@ -405,7 +367,6 @@ def main():
     jobs = []
     for name, options in buffer_scenarios():
         jobs.append((name, lambda proto, options=options: transfer(proto, args.bound, **options), True))
-    jobs.append(("rcvbuf listener after listen, send", lambda proto: listener_after_listen(proto, args.bound), True))
     for name, scenario in error_scenarios():
         jobs.append((name, lambda proto, scenario=scenario: scenario(proto, args.bound), False))
     jobs = [job for job in jobs if not args.only or any(part in job[0] for part in args.only)]

@@ -39,7 +39,7 @@ fn release() -> behaviour::Release {
     ((known & !READ) >> 16, known & 0xffff)
 }
 
-/// After a successful `setsockopt()` of `(level, name)` to `value` on `fd`: a receive buffer
+/// After a successful `setsockopt()` of `(level, name)` on `fd`: a receive buffer
 /// this kernel's MPTCP is slow with keeps the socket on TCP, when that cannot be noticed.
 pub fn option_set(fd: c_int, level: c_int, name: c_int) {
     if level != SOL_SOCKET || !(name == libc::SO_RCVBUF || name == libc::SO_RCVBUFFORCE) {
