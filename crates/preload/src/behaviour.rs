@@ -6,7 +6,8 @@
 //! `connect` modes, where it is MPTCP), and in `listen` mode it is marked so that `listen()`
 //! leaves it TCP ([`tracked::SLOW_BUFFER`]). `force` keeps MPTCP, as it keeps every refusal. A
 //! socket that has started (connected, accepted, listening) cannot change: the kernel's
-//! behaviour stays, listed in docs/limitations.md with its figures, unless the program opted in
+//! behaviour stays (the log says so), listed in docs/limitations.md with its
+//! figures, unless the program opted in
 //! to the advisory policy (`+advisory`): then a receive buffer set on such an MPTCP socket is not
 //! passed on to the kernel, which keeps sizing the buffer itself (no stall), and the value TCP
 //! would read back is kept for `getsockopt()` and inherited by accepted sockets
@@ -46,7 +47,11 @@ pub fn option_set(fd: c_int, level: c_int, name: c_int) {
         return;
     }
     let flags = tracked::flags(fd);
-    if flags & tracked::OURS == 0 || !tracked::rewritable(flags) || setup::mode() == Mode::Force {
+    if flags & tracked::OURS == 0 || setup::mode() == Mode::Force {
+        return;
+    }
+    if !tracked::rewritable(flags) {
+        note_started(fd);
         return;
     }
     let slow = behaviour::slow_receive_buffer(release());
@@ -64,6 +69,27 @@ pub fn option_set(fd: c_int, level: c_int, name: c_int) {
             "setsockopt(fd {fd}, SO_RCVBUF): this kernel's MPTCP stalls transfers into a receive \
              buffer the program set, but fd {fd} stays MPTCP ({reason})"
         ),
+    }
+    sys::set_errno(errno);
+}
+
+/// A receive buffer was set on a socket of ours that can no longer become TCP: on an affected
+/// kernel, when it is MPTCP, the log says what will happen and the way out. (Not a warning: a
+/// runtime that copies its listener's options onto every connection sets one each time, and
+/// docs/limitations.md says it.)
+#[cold]
+fn note_started(fd: c_int) {
+    if !behaviour::slow_receive_buffer(release()) || !crate::logging::enabled(crate::logging::INFO)
+    {
+        return;
+    }
+    let errno = sys::errno();
+    if sys::get_int_option(fd, SOL_SOCKET, libc::SO_PROTOCOL) == Ok(IPPROTO_MPTCP) {
+        info!(
+            "setsockopt(fd {fd}, SO_RCVBUF) on an MPTCP socket that has connected or listens: \
+             this kernel's MPTCP stalls transfers into a receive buffer the program set; \
+             -m on+advisory leaves the buffer to the kernel"
+        );
     }
     sys::set_errno(errno);
 }
