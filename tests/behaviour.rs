@@ -13,13 +13,21 @@ const SCRIPT: &str = r#"
 ip link set lo mtu 1500
 sysctl -qw net.mptcp.enabled=1
 P() { if [ "$MODE" = none ]; then "$@"; else env MPTCPIZE="$MODE" LD_PRELOAD="$LIB" "$@"; fi; }
-line=$(P timeout 70 python3 "$HELPERS/small_buffer.py" "$WHERE" 4096 393216)
+line=$(P timeout 70 python3 "$HELPERS/small_buffer.py" "$WHERE" 4096 393216 "$FAMILY")
 for word in $line; do fact "${word%%=*}" "${word#*=}"; done
 mptcp_facts
 "#;
 
 fn transfer(place: &str, mode: &str) -> Run {
-    let run = in_netns(SCRIPT, &[("WHERE", place), ("MODE", mode)]);
+    transfer_over(place, mode, "4")
+}
+
+/// The transfer over IPv4 (`family` "4") or IPv6 ("6").
+fn transfer_over(place: &str, mode: &str, family: &str) -> Run {
+    let run = in_netns(
+        SCRIPT,
+        &[("WHERE", place), ("MODE", mode), ("FAMILY", family)],
+    );
     run.assert_success();
     assert_eq!(run.fact("sent"), run.fact("got"), "data intact\n{run}");
     assert_eq!(run.number("bytes"), 393_216, "{run}");
@@ -47,22 +55,32 @@ fn allowed(without: f64) -> f64 {
 
 #[test]
 fn a_receive_buffer_set_before_the_start_keeps_the_transfer_as_fast_as_without_the_library() {
-    for place in ["listener-before", "client-before"] {
-        let without = transfer(place, "none");
+    for (place, family) in [
+        ("listener-before", "4"),
+        ("client-before", "4"),
+        ("listener-before", "6"),
+        ("client-before", "6"),
+    ] {
+        let without = transfer_over(place, "none", family);
         without.expect("receiver_proto", "6");
         let tcp_time = seconds(&without);
         for mode in ["on", "listen", "connect"] {
-            let run = transfer(place, mode);
+            let run = transfer_over(place, mode, family);
             let took = seconds(&run);
             assert!(
                 took <= allowed(tcp_time),
-                "{place}, -m {mode}: {took:.3} s, without the library {tcp_time:.3} s\n{run}"
+                "{place} IPv{family}, -m {mode}: {took:.3} s, without the library \
+                 {tcp_time:.3} s\n{run}"
             );
             if affected() {
                 // The receiving socket stayed TCP: no MPTCP connection at all.
                 run.expect("receiver_proto", "6")
                     .expect("receiver_mptcp_info", "no");
-                assert_eq!(run.number("syn_rx"), 0, "{place}, -m {mode}: MPTCP\n{run}");
+                assert_eq!(
+                    run.number("syn_rx"),
+                    0,
+                    "{place} IPv{family}, -m {mode}: MPTCP\n{run}"
+                );
             }
         }
     }

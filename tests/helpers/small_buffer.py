@@ -1,6 +1,6 @@
 """A transfer into a receive buffer the program set, timed: what tests/behaviour.rs measures.
 
-usage: small_buffer.py WHERE BUFFER BYTES
+usage: small_buffer.py WHERE BUFFER BYTES [4|6]
   WHERE   listener-before  the server sets SO_RCVBUF on its listener before listen() (accepted
                            sockets inherit it) and receives
           listener-after   the same, set after listen() (what asyncio's tests do)
@@ -33,11 +33,12 @@ def facts(sock):
 
 def main():
     where, buffer, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    family, host = (socket.AF_INET6, "::1") if sys.argv[4:] == ["6"] else (socket.AF_INET, "127.0.0.1")
     payload = os.urandom(total)
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener = socket.socket(family, socket.SOCK_STREAM)
     if where == "listener-before":
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer)
-    listener.bind(("127.0.0.1", 0))
+    listener.bind((host, 0))
     listener.listen()
     if where == "listener-after":
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer)
@@ -46,10 +47,10 @@ def main():
     seen = {}
 
     def client():
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = socket.socket(family, socket.SOCK_STREAM)
         if receiving_client:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer)
-        sock.connect(("127.0.0.1", port))
+        sock.connect((host, port))
         seen["client"] = facts(sock)
         if receiving_client:
             seen["got"] = receive(sock, total)
