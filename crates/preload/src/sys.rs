@@ -545,7 +545,9 @@ pub fn kernel_release() -> Option<mptcpize_core::behaviour::Release> {
     let mut names: libc::utsname = unsafe { core::mem::zeroed() };
     // SAFETY: a writable utsname, as uname requires.
     check(unsafe { libc::uname(&mut names) }).ok()?;
-    let bytes = names.release.map(|c| c as u8);
+    // SAFETY: the release field's c_chars, read as the bytes they are (same size, any value).
+    let bytes: &[u8] =
+        unsafe { core::slice::from_raw_parts(names.release.as_ptr().cast(), names.release.len()) };
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
     mptcpize_core::behaviour::release(bytes.get(..end)?)
 }
