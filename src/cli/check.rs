@@ -155,8 +155,8 @@ pub fn check() -> Result<i32, Failure> {
     if release.is_some_and(mptcpize_core::behaviour::slow_receive_buffer) {
         println!(
             "kernel behaviour: a receive buffer a program sets (SO_RCVBUF) stalls MPTCP transfers \
-             on this kernel: set before connect()/listen() the socket stays TCP, set later it \
-             stays slow (docs/limitations.md)"
+             on this kernel: set before connect()/listen() the socket stays TCP, set later it is \
+             not passed on to MPTCP (docs/limitations.md)"
         );
     } else {
         println!("kernel behaviour: as every kernel's (docs/limitations.md)");

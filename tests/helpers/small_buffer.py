@@ -5,9 +5,10 @@ usage: small_buffer.py WHERE BUFFER BYTES [4|6]
                            sockets inherit it) and receives
           listener-after   the same, set after listen() (what asyncio's tests do)
           client-before    the client sets it before connect() and receives
+          client-after     the client sets it once connected, and receives
           none             nobody sets it
-Prints one line of facts: SO_RCVBUF read back on the listener and the accepted socket (where the
-buffer was set on the listener), seconds, bytes received, the SHA-256 sent and received,
+Prints one line of facts: SO_RCVBUF read back on the listener, the accepted socket and a
+receiving client, seconds, bytes received, the SHA-256 sent and received,
 SO_PROTOCOL of the receiving socket and of its peer, and whether each reads MPTCP_INFO (an MPTCP connection
 that did not fall back).
 """
@@ -43,17 +44,20 @@ def main():
     if where == "listener-after":
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer)
     port = listener.getsockname()[1]
-    receiving_client = where == "client-before"
+    receiving_client = where in ("client-before", "client-after")
     seen = {}
 
     def client():
         sock = socket.socket(family, socket.SOCK_STREAM)
-        if receiving_client:
+        if where == "client-before":
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer)
         sock.connect((host, port))
+        if where == "client-after":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer)
         seen["client"] = facts(sock)
         if receiving_client:
             seen["got"] = receive(sock, total)
+            seen["client_rcvbuf"] = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         else:
             sock.sendall(payload)
         sock.close()
@@ -77,11 +81,9 @@ def main():
     buffers = (
         f"listener_rcvbuf={listener.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)} "
         f"accepted_rcvbuf={conn.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)} "
+        f"client_rcvbuf={seen.get('client_rcvbuf', '-')} "
     )
-    print(
-        buffers,
-        end="",
-    )
+    print(buffers, end="")
     print(
         f"seconds={elapsed:.4f} bytes={len(got)} "
         f"sent={hashlib.sha256(payload).hexdigest()[:16]} got={hashlib.sha256(got).hexdigest()[:16]} "

@@ -23,7 +23,7 @@ use mptcpize_core::advisory::ADVISORY;
 pub const OTHER_ROWS: &[(c_int, c_int)] = &[
     // IP_LOCAL_PORT_RANGE (51, not in the libc crate): crate::established::ANSWERED_INTS.
     (libc::IPPROTO_IP, 51),
-    // A receive buffer not passed on to MPTCP under the policy: crate::behaviour.
+    // A receive buffer not passed on to MPTCP on a kernel that stalls with it: crate::behaviour.
     (libc::SOL_SOCKET, libc::SO_RCVBUF),
 ];
 /// Slots per descriptor number, one flag bit each: the policy's rows (at most 8), then

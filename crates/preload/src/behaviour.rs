@@ -1,18 +1,21 @@
-//! Avoids what the kernel's MPTCP does unlike TCP, where the program announces it before the
-//! socket starts ([`mptcpize_core::behaviour`] says which kernels, and why).
+//! Avoids what the kernel's MPTCP does unlike TCP, where the program announces it
+//! ([`mptcpize_core::behaviour`] says which kernels, and why).
 //!
-//! A receive buffer set by the program on an affected kernel: a socket of ours
-//! that may still be switched becomes TCP at once under [`crate::switch`]'s rules (in `on` and
-//! `connect` modes, where it is MPTCP), and in `listen` mode it is marked so that `listen()`
-//! leaves it TCP ([`tracked::SLOW_BUFFER`]). `force` keeps MPTCP, as it keeps every refusal. A
-//! socket that has started (connected, accepted, listening) cannot change: the kernel's
-//! behaviour stays (the log says so), listed in docs/limitations.md with its
-//! figures, unless the program opted in
-//! to the advisory policy (`+advisory`): then a receive buffer set on such an MPTCP socket is not
-//! passed on to the kernel, which keeps sizing the buffer itself (no stall), and the value TCP
-//! would read back is kept for `getsockopt()` and inherited by accepted sockets
-//! ([`crate::advisory`], row `SO_RCVBUF`). What the program loses: the cap on the buffer (more
-//! memory per connection, a peer sends more before it blocks).
+//! A receive buffer set by the program on an affected kernel stalls MPTCP transfers into it.
+//! A socket of ours that may still be switched becomes TCP at once under [`crate::switch`]'s
+//! rules (in `on` and `connect` modes, where it is MPTCP; the buffer then applies as the program
+//! asked), and in `listen` mode it is marked so that `listen()` leaves it TCP
+//! ([`tracked::SLOW_BUFFER`]). An MPTCP socket of ours that has started (connected, accepted,
+//! listening: asyncio's servers set the buffer after `listen()`) cannot become TCP, and does not
+//! get a buffer smaller than the one it has: the call answers as TCP answers, the kernel
+//! keeps sizing the buffer itself (no stall), and the value TCP would read back is kept for
+//! `getsockopt()` and inherited by accepted sockets ([`crate::advisory`], row `SO_RCVBUF`). What
+//! the program loses there: the cap on the buffer (more memory per connection, a peer sends
+//! more before it blocks) — the lesser difference than transfers 100 times slower. A larger
+//! buffer than the socket has goes on (a program may rely on the room: one that writes all it
+//! has before it reads deadlocks in less), with the kernel's rarer, shorter stalls with large
+//! buffers (docs/limitations.md). `force`, the
+//! kernel's MPTCP as it is, keeps its sockets (which are not ours) and their stall.
 //!
 //! Only `setsockopt(SO_RCVBUF | SO_RCVBUFFORCE)` pays anything: the release is read once
 //! (`uname`) and kept in one atomic.
@@ -51,7 +54,6 @@ pub fn option_set(fd: c_int, level: c_int, name: c_int) {
         return;
     }
     if !tracked::rewritable(flags) {
-        note_started(fd);
         return;
     }
     let slow = behaviour::slow_receive_buffer(release());
@@ -73,34 +75,13 @@ pub fn option_set(fd: c_int, level: c_int, name: c_int) {
     sys::set_errno(errno);
 }
 
-/// A receive buffer was set on a socket of ours that can no longer become TCP: on an affected
-/// kernel, when it is MPTCP, the log says what will happen and the way out. (Not a warning: a
-/// runtime that copies its listener's options onto every connection sets one each time, and
-/// docs/limitations.md says it.)
-#[cold]
-fn note_started(fd: c_int) {
-    if !behaviour::slow_receive_buffer(release()) || !crate::logging::enabled(crate::logging::INFO)
-    {
-        return;
-    }
-    let errno = sys::errno();
-    if sys::get_int_option(fd, SOL_SOCKET, libc::SO_PROTOCOL) == Ok(IPPROTO_MPTCP) {
-        info!(
-            "setsockopt(fd {fd}, SO_RCVBUF) on an MPTCP socket that has connected or listens: \
-             this kernel's MPTCP stalls transfers into a receive buffer the program set; \
-             -m on+advisory leaves the buffer to the kernel"
-        );
-    }
-    sys::set_errno(errno);
-}
-
-/// `setsockopt(SO_RCVBUF | SO_RCVBUFFORCE)` under the advisory policy on a started MPTCP socket
-/// of ours, on a kernel that stalls with it: the answer TCP gives, with the value kept instead
-/// of passed on. `None` when the call goes to the kernel as it is.
+/// `setsockopt(SO_RCVBUF | SO_RCVBUFFORCE)` on a started MPTCP socket of ours, on a kernel that
+/// stalls with it: the answer TCP gives,
+/// with the value kept instead of passed on. `None` when the call goes to the kernel as it is.
 ///
 /// # Safety
 /// `value`/`len` are the caller's: `len` readable bytes at `value`.
-pub unsafe fn advisory_receive_buffer(
+pub unsafe fn kept_receive_buffer(
     fd: c_int,
     level: c_int,
     name: c_int,
@@ -113,7 +94,6 @@ pub unsafe fn advisory_receive_buffer(
     let flags = tracked::flags(fd);
     if flags & tracked::OURS == 0
         || tracked::rewritable(flags)
-        || !setup::advisory()
         || !behaviour::slow_receive_buffer(release())
     {
         return None;
@@ -133,13 +113,20 @@ pub unsafe fn advisory_receive_buffer(
             return Some(Err(tcp_errno));
         }
         let reads = sys::get_int_option(probe.0, SOL_SOCKET, libc::SO_RCVBUF).ok()?;
+        // A buffer larger than the one the kernel has now goes on: a program may need the room
+        // (one that writes all before it reads would deadlock in less), and stalls are rarer.
+        let has = sys::get_int_option(fd, SOL_SOCKET, libc::SO_RCVBUF).ok()?;
+        if reads > has {
+            advisory::forget(fd, row);
+            return None;
+        }
         if !advisory::keep(fd, row, reads) {
             return None;
         }
         info!(
             "setsockopt(fd {fd}, SO_RCVBUF): this kernel's MPTCP stalls transfers into a receive \
-             buffer the program set; an advisory option (+advisory), so the kernel keeps sizing \
-             it and getsockopt reads {reads}"
+             buffer the program set, and fd {fd} stays MPTCP: the kernel keeps sizing it, \
+             getsockopt reads {reads}"
         );
         Some(Ok(()))
     });

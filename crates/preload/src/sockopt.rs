@@ -58,8 +58,7 @@ pub unsafe fn setsockopt(
 ) -> Result<(), Errno> {
     let errno_before = sys::errno();
     // SAFETY: the caller's own arguments.
-    if let Some(answer) = unsafe { behaviour::advisory_receive_buffer(fd, level, name, value, len) }
-    {
+    if let Some(answer) = unsafe { behaviour::kept_receive_buffer(fd, level, name, value, len) } {
         return answer;
     }
     // Before the call: whether the socket had started, and whether a call was inside
