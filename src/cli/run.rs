@@ -192,11 +192,7 @@ fn supervision(
     program_kind: Program,
     options: &Options,
 ) -> Result<Option<crate::seccomp::Options>, Failure> {
-    let unreachable = match program_kind {
-        Program::Static | Program::Musl => true,
-        Program::Go(release) => !release.follows_godebug(),
-        Program::Dynamic | Program::NotElf => false,
-    };
+    let unreachable = program_kind.needs_supervisor();
     let mode = options.mode.unwrap_or_else(|| {
         let config = crate::config::Config::from_lookup(crate::seccomp::sys::getenv, false);
         if unreachable || options.seccomp {

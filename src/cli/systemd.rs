@@ -8,7 +8,7 @@
 //! files are read the way systemd reads them (`unit_file`).
 
 use super::args::Options;
-use super::elf;
+use super::elf::{self, Reached};
 use super::environment::Variables;
 use super::unit_file::{apply_words, environment_of, exec_program, exec_starts, quote_value};
 use super::{DROPIN_NAME, Failure, fatal, locate, prog, usage_error, warn};

@@ -20,3 +20,4 @@ pub mod fallback;
 pub mod mode;
 pub mod options;
 pub mod policy;
+pub mod program;
