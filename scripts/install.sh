@@ -5,7 +5,9 @@
 #
 # Installs PREFIX/lib/mptcpize-rs/libmptcpize_rs.so (and its log companion libmptcpize_rs_log.so,
 # taken from the library's directory), PREFIX/bin/mptcpize-rs (the launcher, which
-# finds the library in ../lib/mptcpize-rs) and PREFIX/share/man/man8/mptcpize-rs.8, under DESTDIR
+# finds the library in ../lib/mptcpize-rs), beside the library mptcpize-rs-seccomp (taken from
+# the launcher's directory: the library hands it the programs it cannot reach) and
+# PREFIX/share/man/man8/mptcpize-rs.8, under DESTDIR
 # when set (for packaging). Builds what --library / --launcher (or MPTCPIZE_LAUNCHER) do not name.
 # --uninstall removes exactly those files, and the library's directory when it is left empty.
 set -eu
@@ -46,7 +48,7 @@ esac
 root="$DESTDIR$PREFIX"
 lib_dir="$root/lib/mptcpize-rs"
 installed=("$lib_dir/libmptcpize_rs.so" "$root/bin/mptcpize-rs" "$root/share/man/man8/mptcpize-rs.8"
-	"$lib_dir/libmptcpize_rs_log.so")
+	"$lib_dir/libmptcpize_rs_log.so" "$lib_dir/mptcpize-rs-seccomp")
 
 if [ -n "$uninstall" ]; then
 	for file in "${installed[@]}"; do
@@ -67,11 +69,14 @@ if [ -z "$library" ] || [ -z "$launcher" ]; then
 fi
 # The log companion, which the library loads from its own directory when logs are asked for.
 companion=$(dirname -- "$library")/libmptcpize_rs_log.so
-for file in "$library" "$launcher" "$companion"; do
+# The seccomp helper, built with the launcher.
+helper=$(dirname -- "$launcher")/mptcpize-rs-seccomp
+for file in "$library" "$launcher" "$companion" "$helper"; do
 	[ -f "$file" ] || { echo "install.sh: $file: no such file" >&2; exit 1; }
 done
 install -D -m 0644 "$library" "${installed[0]}"
 install -D -m 0755 "$launcher" "${installed[1]}"
 install -D -m 0644 docs/mptcpize-rs.8 "${installed[2]}"
 install -D -m 0644 "$companion" "${installed[3]}"
+install -D -m 0755 "$helper" "${installed[4]}"
 printf 'installed %s\n' "${installed[@]}"

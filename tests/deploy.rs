@@ -221,6 +221,10 @@ wait_listen 8000
 "$installed" curl -sS --fail -o "$WORK/got.bin" http://127.0.0.1:8000/data.bin
 fact intact "$(cmp -s "$WORK/srv/data.bin" "$WORK/got.bin" && echo yes || echo no)"
 mptcp_facts
+# A static program started by a shell: the installed library finds the installed helper.
+"$installed" sh -c 'exec busybox wget -q -O "$1" http://127.0.0.1:8000/data.bin' sh "$WORK/got2.bin"
+fact static_intact "$(cmp -s "$WORK/srv/data.bin" "$WORK/got2.bin" && echo yes || echo no)"
+fact static_syn_rx "$(counter MPTcpExtMPCapableSYNRX)"
 DESTDIR="$dest" "$REPO/scripts/install.sh" --uninstall >/dev/null
 after=$(cd "$dest" && find . | sort)
 fact restored "$([ "$before" = "$after" ] && echo yes || echo no)"
@@ -238,6 +242,11 @@ fact restored "$([ "$before" = "$after" ] && echo yes || echo no)"
     assert!(
         run.number("syn_rx") >= 1 && run.number("synack_rx") >= 1,
         "{run}"
+    );
+    run.expect("static_intact", "yes");
+    assert!(
+        run.number("static_syn_rx") > run.number("syn_rx"),
+        "busybox wget behind sh: {run}"
     );
     run.expect("restored", "yes");
 }
@@ -280,7 +289,8 @@ mptcp_facts
     assert_eq!(
         run.fact("files"),
         "./usr/bin/mptcpize-rs ./usr/lib/mptcpize-rs/libmptcpize_rs.so \
-         ./usr/lib/mptcpize-rs/libmptcpize_rs_log.so ./usr/share/man/man8/mptcpize-rs.8.gz ",
+         ./usr/lib/mptcpize-rs/libmptcpize_rs_log.so ./usr/lib/mptcpize-rs/mptcpize-rs-seccomp \
+         ./usr/share/man/man8/mptcpize-rs.8.gz ",
         "the layout of scripts/install.sh with PREFIX=/usr: {run}"
     );
     assert!(

@@ -50,6 +50,13 @@ pub fn run(options: &Options, program: Vec<OsString>) -> Result<i32, Failure> {
             }
             match crate::seccomp::exec_supervised(&supervision, exec_program) {
                 crate::seccomp::Failure::Exec(error) => error,
+                // Supervised already (an ancestor's filter has a supervisor): it serves this
+                // program too.
+                crate::seccomp::Failure::NotStarted(error)
+                    if error.raw_os_error() == Some(libc::EBUSY) =>
+                {
+                    exec_program()
+                }
                 failure => return Err(Failure::Fatal(format!("{shown}: {failure}"), 1)),
             }
         }

@@ -215,16 +215,16 @@ fn interpreter_of<'a>(
     let mut table = [0u8; PROGRAM_HEADERS_AT_ONCE * 56];
     let at_once = header.program_header_count <= PROGRAM_HEADERS_AT_ONCE;
     if at_once {
-        let whole = &mut table[..header.program_header_count * size];
+        let whole = table.get_mut(..header.program_header_count * size)?;
         file.read_exact_at(header.program_headers, whole)?;
     }
     for index in 0..header.program_header_count {
         let entry = if at_once {
-            &table[index * size..(index + 1) * size]
+            table.get(index * size..(index + 1) * size)?
         } else {
             let at = header.program_headers + (index * size) as u64;
-            file.read_exact_at(at, &mut table[..size])?;
-            &table[..size]
+            file.read_exact_at(at, table.get_mut(..size)?)?;
+            table.get(..size)?
         };
         let layout = header.layout;
         if layout.u32(entry, 0) != PT_INTERP {
@@ -237,12 +237,10 @@ fn interpreter_of<'a>(
             (layout.word(entry, 4), layout.word(entry, 16))
         };
         let length = usize::try_from(length).ok()?.min(INTERPRETER_BYTES);
-        file.read_exact_at(offset, &mut path[..length])?;
-        let end = path[..length]
-            .iter()
-            .position(|&b| b == 0)
-            .unwrap_or(length);
-        return Some(Some(&path[..end]));
+        file.read_exact_at(offset, path.get_mut(..length)?)?;
+        let read = path.get(..length)?;
+        let end = read.iter().position(|&b| b == 0).unwrap_or(length);
+        return Some(read.get(..end));
     }
     Some(None)
 }
@@ -258,19 +256,16 @@ fn go_release_of(file: &mut impl ReadAt, header: &Header) -> Option<GoRelease> {
     let mut table = [0u8; SECTION_HEADERS_AT_ONCE * 64];
     let at_once = count <= SECTION_HEADERS_AT_ONCE;
     if at_once {
-        file.read_exact_at(header.sections, &mut table[..count * size])?;
+        file.read_exact_at(header.sections, table.get_mut(..count * size)?)?;
     }
     let mut one = [0u8; 64];
     let mut section = |index: usize, file: &mut _| -> Option<Section> {
         let entry = if at_once {
-            &table[index * size..(index + 1) * size]
+            table.get(index * size..(index + 1) * size)?
         } else {
-            ReadAt::read_exact_at(
-                file,
-                header.sections + (index * size) as u64,
-                &mut one[..size],
-            )?;
-            &one[..size]
+            let at = header.sections + (index * size) as u64;
+            ReadAt::read_exact_at(file, at, one.get_mut(..size)?)?;
+            one.get(..size)?
         };
         Some(Section::read(layout, entry))
     };
@@ -278,7 +273,7 @@ fn go_release_of(file: &mut impl ReadAt, header: &Header) -> Option<GoRelease> {
     let mut name_bytes = [0u8; NAMES_AT_ONCE];
     let names_fit = names.size <= NAMES_AT_ONCE as u64;
     if names_fit {
-        file.read_exact_at(names.offset, &mut name_bytes[..names.size as usize])?;
+        file.read_exact_at(names.offset, name_bytes.get_mut(..names.size as usize)?)?;
     }
     for index in 0..count {
         let candidate = section(index, file)?;
@@ -305,13 +300,11 @@ fn go_release_of(file: &mut impl ReadAt, header: &Header) -> Option<GoRelease> {
         }
         let mut start = [0u8; BUILDINFO_READ];
         let length = candidate.size.min(BUILDINFO_READ as u64) as usize;
-        if file
-            .read_exact_at(candidate.offset, &mut start[..length])
-            .is_none()
-        {
+        let start = start.get_mut(..length)?;
+        if file.read_exact_at(candidate.offset, start).is_none() {
             return Some(GoRelease::Unknown);
         }
-        return Some(go_release(&start[..length]));
+        return Some(go_release(start));
     }
     None
 }
@@ -365,8 +358,9 @@ pub fn go_release(buildinfo: &[u8]) -> GoRelease {
         return GoRelease::Unknown;
     };
     let mut minor: Option<u32> = None;
-    for &byte in version[at + 4..].iter().take_while(|b| b.is_ascii_digit()) {
-        let digit = u32::from(byte - b'0');
+    let digits = version.get(at + 4..).unwrap_or_default();
+    for &byte in digits.iter().take_while(|b| b.is_ascii_digit()) {
+        let digit = u32::from(byte.wrapping_sub(b'0'));
         minor = minor
             .unwrap_or(0)
             .checked_mul(10)
@@ -384,7 +378,7 @@ fn uvarint(bytes: &[u8]) -> Option<(u64, &[u8])> {
     for (i, &byte) in bytes.iter().enumerate().take(10) {
         value |= u64::from(byte & 0x7f) << (7 * i);
         if byte & 0x80 == 0 {
-            return Some((value, &bytes[i + 1..]));
+            return Some((value, bytes.get(i + 1..)?));
         }
     }
     None

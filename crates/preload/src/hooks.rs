@@ -7,7 +7,7 @@
 //! relaxed load to the call when the number is not one of ours (the process-creating ones walk
 //! the table once). `chroot` only sets the library up before the filesystem goes.
 
-use crate::{direction, events, rewrite, setup, sockopt, sys};
+use crate::{direction, events, reach, rewrite, setup, sockopt, sys};
 use libc::{c_int, c_uint, c_ulong, c_void, size_t, socklen_t, ssize_t};
 
 /// `socket(2)`, with TCP stream sockets turned into MPTCP ones where the kernel allows.
@@ -296,6 +296,12 @@ pub unsafe extern "C" fn execve(
     envp: *const *const libc::c_char,
 ) -> c_int {
     events::executing();
+    let mut over = reach::HandOver::default();
+    // SAFETY: the caller's own arguments.
+    if unsafe { reach::hand_over(path, argv, envp, &mut over) }.is_some() {
+        // SAFETY: the helper's path and vector, built above; the caller's environment.
+        unsafe { sys::raw_execve(over.helper(), over.argv(), envp) };
+    }
     // SAFETY: the caller's own arguments.
     unsafe { sys::raw_execve(path, argv, envp) }
 }
@@ -310,6 +316,12 @@ pub unsafe extern "C" fn execv(
     argv: *const *const libc::c_char,
 ) -> c_int {
     events::executing();
+    let mut over = reach::HandOver::default();
+    // SAFETY: the caller's own arguments; this process's environment.
+    if unsafe { reach::hand_over(path, argv, core::ptr::null(), &mut over) }.is_some() {
+        // SAFETY: the helper's path and vector, built above.
+        unsafe { sys::raw_execv(over.helper(), over.argv()) };
+    }
     // SAFETY: the caller's own arguments.
     unsafe { sys::raw_execv(path, argv) }
 }
@@ -324,6 +336,13 @@ pub unsafe extern "C" fn execvp(
     argv: *const *const libc::c_char,
 ) -> c_int {
     events::executing();
+    let (mut searched, mut over) = (reach::Searched::default(), reach::HandOver::default());
+    // SAFETY: the caller's own arguments; this process's environment.
+    let path = unsafe { searched.find(file) };
+    if unsafe { reach::hand_over(path, argv, core::ptr::null(), &mut over) }.is_some() {
+        // SAFETY: the helper's path and vector, built above.
+        unsafe { sys::raw_execv(over.helper(), over.argv()) };
+    }
     // SAFETY: the caller's own arguments.
     unsafe { sys::raw_execvp(file, argv) }
 }
@@ -339,6 +358,13 @@ pub unsafe extern "C" fn execvpe(
     envp: *const *const libc::c_char,
 ) -> c_int {
     events::executing();
+    let (mut searched, mut over) = (reach::Searched::default(), reach::HandOver::default());
+    // SAFETY: the caller's own arguments.
+    let path = unsafe { searched.find(file) };
+    if unsafe { reach::hand_over(path, argv, envp, &mut over) }.is_some() {
+        // SAFETY: the helper's path and vector, built above; the caller's environment.
+        unsafe { sys::raw_execve(over.helper(), over.argv(), envp) };
+    }
     // SAFETY: the caller's own arguments.
     unsafe { sys::raw_execvpe(file, argv, envp) }
 }
@@ -398,6 +424,10 @@ pub unsafe extern "C" fn posix_spawn(
 ) -> c_int {
     events::spawning();
     // SAFETY: the caller's own arguments.
+    if let Some(error) = unsafe { spawn_handed_over(pid, path, actions, attributes, argv, envp) } {
+        return error;
+    }
+    // SAFETY: the caller's own arguments.
     unsafe { sys::raw_posix_spawn(pid, path, actions, attributes, argv, envp) }
 }
 
@@ -415,8 +445,45 @@ pub unsafe extern "C" fn posix_spawnp(
     envp: *const *mut libc::c_char,
 ) -> c_int {
     events::spawning();
+    let mut searched = reach::Searched::default();
+    // SAFETY: the caller's own arguments.
+    let path = unsafe { searched.find(file) };
+    // SAFETY: the caller's own arguments.
+    if let Some(error) = unsafe { spawn_handed_over(pid, path, actions, attributes, argv, envp) } {
+        return error;
+    }
     // SAFETY: the caller's own arguments.
     unsafe { sys::raw_posix_spawnp(pid, file, actions, attributes, argv, envp) }
+}
+
+/// `posix_spawn()` of the helper instead of `path` when [`reach`] hands it over; `None` when it
+/// does not, or when that spawn failed (the caller's own call runs then).
+///
+/// # Safety
+/// The caller's contract of `posix_spawn(3)`.
+unsafe fn spawn_handed_over(
+    pid: *mut libc::pid_t,
+    path: *const libc::c_char,
+    actions: *const libc::posix_spawn_file_actions_t,
+    attributes: *const libc::posix_spawnattr_t,
+    argv: *const *mut libc::c_char,
+    envp: *const *mut libc::c_char,
+) -> Option<c_int> {
+    let mut over = reach::HandOver::default();
+    // SAFETY: the caller's own arguments (posix_spawn's envp is never null).
+    unsafe { reach::hand_over(path, argv.cast(), envp.cast(), &mut over) }?;
+    // SAFETY: the helper's path and vector, built above; the caller's other arguments.
+    let error = unsafe {
+        sys::raw_posix_spawn(
+            pid,
+            over.helper(),
+            actions,
+            attributes,
+            over.argv().cast(),
+            envp,
+        )
+    };
+    (error == 0).then_some(0)
 }
 
 /// `sendto(2)`: `MSG_FASTOPEN` starts a connection.

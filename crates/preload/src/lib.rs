@@ -27,6 +27,7 @@
 //! - [`switch`]: replacing the socket behind a descriptor, only when nobody can tell;
 //! - [`tracked`]: what is known of each descriptor number (ours, started, shared, carried);
 //! - [`events`]: the descriptor events that keep [`tracked`] true (connect, close, dup, fork…);
+//! - [`reach`]: programs started from here that only the seccomp supervisor reaches, handed to it;
 //! - [`logging`]: our log lines, written by env_logger in a companion library loaded on demand;
 //! - [`sys`]: the remaining FFI (the next `socket` in the chain, errno, clock, environment).
 
@@ -45,6 +46,7 @@ pub mod events;
 #[cfg(not(test))]
 pub mod hooks;
 pub mod logging;
+pub mod reach;
 pub mod rewrite;
 pub mod setup;
 pub mod sockopt;

@@ -68,9 +68,12 @@ pub fn unsupported(mode: Mode) -> Option<&'static str> {
 pub enum Failure {
     /// This mode or architecture cannot be supervised (nothing was started or changed).
     Unsupported(&'static str),
-    /// The supervisor or the filter could not be set up. The program was not started, and this
-    /// process may already be under the filter: report and exit, do not exec anything else.
+    /// The supervisor or the filter could not be set up, and this process is under the filter:
+    /// the program was not started; report and exit, do not exec anything else.
     Supervisor(io::Error),
+    /// The supervisor could not be set up, and nothing changed: the program may run without it
+    /// (`EBUSY`: this process is supervised already).
+    NotStarted(io::Error),
     /// The exec failed (`ENOENT`: no such command).
     Exec(io::Error),
 }
@@ -79,7 +82,9 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
             Failure::Unsupported(reason) => f.write_str(reason),
-            Failure::Supervisor(error) => write!(f, "cannot start the seccomp supervisor: {error}"),
+            Failure::Supervisor(error) | Failure::NotStarted(error) => {
+                write!(f, "cannot start the seccomp supervisor: {error}")
+            }
             Failure::Exec(error) => error.fmt(f),
         }
     }
@@ -113,6 +118,10 @@ pub fn exec_supervised(options: &Options, exec: impl FnOnce() -> io::Error) -> F
             }
             Failure::Exec(exec())
         }
-        Err(error) => Failure::Supervisor(error),
+        Err(spawn::NotStarted {
+            error,
+            filtered: true,
+        }) => Failure::Supervisor(error),
+        Err(spawn::NotStarted { error, .. }) => Failure::NotStarted(error),
     }
 }

@@ -36,15 +36,31 @@ pub struct Started {
     pub no_new_privs: bool,
 }
 
+/// Why the supervisor did not start, and whether this process is filtered already.
+pub struct NotStarted {
+    pub error: io::Error,
+    /// The filter is installed: this process cannot make TCP sockets any more (ENOSYS without a
+    /// supervisor), so it must not run the program. When false nothing changed here.
+    pub filtered: bool,
+}
+
 /// Starts the supervisor and installs the filter on the calling process. On success the caller
 /// must exec the program next (any `socket()` it makes meanwhile goes through the supervisor too);
-/// on failure it must not (the filter may be installed already) but report and exit.
-pub fn start(mode: Mode, log: Config) -> io::Result<Started> {
-    let (launcher_end, supervisor_end) = socket_pair()?;
+/// on failure it must not when the filter is installed already, but report and exit.
+pub fn start(mode: Mode, log: Config) -> Result<Started, NotStarted> {
+    let before = |error| NotStarted {
+        error,
+        filtered: false,
+    };
+    let after = |error| NotStarted {
+        error,
+        filtered: true,
+    };
+    let (launcher_end, supervisor_end) = socket_pair().map_err(before)?;
     // SAFETY: fork() in the launcher, which is single-threaded at this point; the child only
     // forks again and exits (async-signal-safe), and the grandchild runs on its own.
     match unsafe { libc::fork() } {
-        -1 => return Err(io::Error::last_os_error()),
+        -1 => return Err(before(io::Error::last_os_error())),
         0 => {
             // SAFETY: as above.
             if unsafe { libc::fork() } == 0 {
@@ -65,13 +81,15 @@ pub fn start(mode: Mode, log: Config) -> io::Result<Started> {
             {}
         }
     }
-    expect(&launcher_end, ALIVE)?;
+    expect(&launcher_end, ALIVE).map_err(before)?;
+    // A filter that is not installed changes nothing (EBUSY: this process is supervised already,
+    // by a filter of its own ancestors, which keeps serving it).
+    let installed = listener::install(&super::filter::program()).map_err(before)?;
     // From here on this process is filtered: a failure leaves it unable to make TCP sockets
     // (ENOSYS without a listener), so the caller must not exec the program after one.
-    let installed = listener::install(&super::filter::program())?;
-    send_fd(&launcher_end, installed.listener.as_raw_fd())?;
+    send_fd(&launcher_end, installed.listener.as_raw_fd()).map_err(after)?;
     drop(installed.listener);
-    expect(&launcher_end, READY)?;
+    expect(&launcher_end, READY).map_err(after)?;
     Ok(Started {
         no_new_privs: installed.no_new_privs,
     })
