@@ -559,6 +559,63 @@ rclone_probe after
     assert!(run.number("noted") >= 1, "the launcher said it once\n{run}");
 }
 
+/// A unit whose `ExecStart=` is a shell script that execs the same old Go program: the drop-in's
+/// library reaches the shell, which hands rclone to the seccomp supervisor at `exec`
+/// (crates/preload/src/reach.rs), so `enable` alone makes it MPTCP, and `disable` undoes it.
+#[test]
+fn an_old_go_program_started_by_a_script_in_exec_start_is_mptcp_once_enabled() {
+    let rclone = Path::new("/usr/bin/rclone");
+    assert!(
+        rclone.is_file(),
+        "{} missing: scripts/test-deps.sh installs it",
+        rclone.display()
+    );
+    let mut container = with_installed_wrapper(BOOKWORM);
+    let files = container.scratch_dir("files");
+    std::fs::write(files.join("hello"), "hello from go").unwrap();
+    container
+        .bind_ro(rclone, "/srv/bin/rclone")
+        .bind_ro(&files, "/srv/files");
+    container.boot();
+    let run = run_script(
+        &container,
+        r#"
+cat >/opt/start-rclone <<'SCRIPT'
+#!/bin/sh
+export RCLONE_CONFIG=/run/rclone.conf
+exec /srv/bin/rclone serve http /srv/files --addr 127.0.0.1:8094
+SCRIPT
+chmod 755 /opt/start-rclone
+vendor_unit rclone-script.service <<'UNIT'
+[Service]
+ExecStart=/opt/start-rclone
+UNIT
+systemctl daemon-reload
+rclone_probe() {
+	systemctl restart rclone-script.service
+	python3 /srv/helpers/unitserver.py client 8094 http /hello | facts_from "$1"
+}
+rclone_probe before
+toggle enable rclone-script
+rclone_probe enabled
+fact main_is_rclone "$(readlink "/proc/$(systemctl show -P MainPID rclone-script.service)/exe")"
+toggle disable rclone-script
+rclone_probe after
+"#,
+    );
+    run.expect("enable.status", "0");
+    for label in ["before", "after"] {
+        run.expect(&format!("{label}.intact"), "1");
+        run.expect(&format!("{label}.mptcp_info"), "0");
+        run.expect(&format!("{label}.syn_rx"), "0");
+    }
+    run.expect("enabled.intact", "1");
+    run.expect("enabled.mptcp_info", "1");
+    assert!(run.number("enabled.syn_rx") >= 1, "{run}");
+    // The script's process became rclone (same PID): systemd still watches the server itself.
+    run.expect("main_is_rclone", "/srv/bin/rclone");
+}
+
 /// The `.deb` that `cargo deb` built (scripts/test.sh builds it before the tests).
 fn debian_package() -> PathBuf {
     let debian = built().repo.join("target/debian");
