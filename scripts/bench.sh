@@ -11,7 +11,8 @@
 #   scripts/bench.sh [--quick] [--rounds N] [--iterations N]
 #
 # Then the load cost and the instructions added per call (callgrind), the launcher's cost per run of /bin/true (installed, from this
-# checkout, and Debian's mptcpize run, alternated round by round), the throughput of one connection over two shaped veth paths
+# checkout, and Debian's mptcpize run, alternated round by round), what a preloaded shell's exec
+# of a reached and of a static program costs, the throughput of one connection over two shaped veth paths
 # between two namespaces this script makes (iperf3 plain vs under the library), and failover: a
 # file sent over both paths while path 1 is cut at about 30 % (link down, then a silent nftables
 # blackhole), plain TCP over path 1 as the control.
@@ -195,6 +196,38 @@ printf '| mptcpize-rs.sh /bin/true (built checkout) | %s | %.2f ms | ≤ +3 ms |
 printf '| peer: mptcpize run /bin/true (Debian) | %s | %.2f ms | |\n' "$(added peer)" "${launch_median[peer]}"
 rm -rf "$installed"
 trap - EXIT
+
+# The whole tree: what one exec by a shell costs when the shell has the library loaded, for a
+# program the preload reaches (its ELF headers are read) and for a static one it hands to the
+# seccomp supervisor (the helper's exec, the supervisor's start), each against the same exec
+# without the library, alternated round by round.
+exec_variants=(plain_reached lib_reached plain_static lib_static)
+declare -A exec_program=([plain_reached]=/bin/true [lib_reached]=/bin/true
+	[plain_static]="busybox true" [lib_static]="busybox true")
+declare -A exec_times=()
+for round in $(seq "$ROUNDS"); do
+	for variant in "${exec_variants[@]}"; do
+		preload=()
+		case "$variant" in lib_*) preload=(LD_PRELOAD="$LIB") ;; esac
+		exec_times[$variant]+=" $(env -u LD_PRELOAD "${preload[@]}" python3 scripts/spawn_timer.py "$LAUNCH_RUNS" sh -c "exec ${exec_program[$variant]}")"
+	done
+	printf '\rexec: round %s/%s' "$round" "$ROUNDS" >&2
+done
+printf '\r\033[K' >&2
+declare -A exec_median=()
+for variant in "${exec_variants[@]}"; do
+	# shellcheck disable=SC2086 # one time per word
+	exec_median[$variant]=$(median ${exec_times[$variant]})
+done
+exec_row() {
+	awk -v what="$1" -v a="${exec_median[plain_$2]}" -v b="${exec_median[lib_$2]}" \
+		'BEGIN { printf "| %s | %.2f ms | %.2f ms | %+.2f ms |\n", what, a, b, b - a }'
+}
+echo
+echo "| sh -c 'exec PROGRAM' ($ROUNDS rounds × $LAUNCH_RUNS runs, alternated, medians) | without the library | sh preloaded | added |"
+echo "|---|---|---|---|"
+exec_row "/bin/true (the preload reaches it: its headers are read, 4 reads)" reached
+exec_row "busybox true (static: handed to the seccomp supervisor)" static
 
 # Multipath throughput: two namespaces joined by two veth paths, each shaped to 50 Mbit/s, the
 # client told to open a second subflow over path 2. iperf3 plain vs iperf3 under the library,

@@ -12,7 +12,7 @@
 //! setuid program picks nothing a user chose). When anything is missing — the helper, a readable
 //! file, room for the arguments — or the helper's exec fails, the program's own call runs as it
 //! would without us; the log says why. Only `exec` pays for this: a program's header is read
-//! (five reads), and nothing is allocated (paths and the argument vector are built on the stack,
+//! (four reads, five for Go), and nothing is allocated (paths and the argument vector are built on the stack,
 //! which is also safe in a `vfork()` child).
 
 use crate::logging::info;
