@@ -5,7 +5,8 @@
 //! `SO_PROTOCOL`, payloads by their hashes; every scenario also runs with `net.mptcp.enabled=0`
 //! (plain TCP, the same payload). Then the process shape: PID and exit status kept, no stranger
 //! child, SIGTERM ends the program and the supervisor, 16 threads × 1,000 sockets with no
-//! descriptor leaked on either side; and identity: a program that dropped root gets TCP.
+//! descriptor leaked on either side; and identity: a program that dropped root gets MPTCP made
+//! with its own credentials, one in another cgroup gets TCP.
 //! The same programs also run through the README's first command (`mptcpize-rs.sh PROGRAM`, which
 //! picks the supervisor by itself for static and musl programs).
 //! Helper: tests/helpers/seccomp_probe.c, built here four ways.
@@ -436,24 +437,37 @@ fact decisions "$(grep -c ' -> ' log)"
     }
 }
 
+/// A daemon that drops root before it makes its sockets: the supervisor (root here) makes the
+/// MPTCP socket in a worker thread that has the caller's credentials, so the socket's owner is
+/// the caller's, as without the supervisor. A caller in another cgroup than the supervisor's
+/// still gets its own TCP socket (a socket's cgroup is its maker's): `force` refuses it (EPERM).
 #[test]
-fn a_caller_with_another_identity_gets_its_own_tcp_socket() {
+fn a_daemon_that_dropped_root_gets_mptcp_with_its_own_credentials() {
     let run = run(
         r#"
+fact root_dropped_plain "$(./gs dropuid)"
 fact root_dropped "$(S ./gs dropuid)"
 fact root_dropped_force "$(S -m force ./gs dropuid)"
-fact root_dropped_plain "$(./gs dropuid)"
+fact musl_dropped "$(S ./ms dropuid)"
+# Another cgroup: a cgroup v2 hierarchy, made and removed here.
+hierarchy=/sys/fs/cgroup/unified
+[ "$(stat -f -c %T "$hierarchy" 2>/dev/null)" = cgroup2fs ] || hierarchy=/sys/fs/cgroup
+group="$hierarchy/mptcpize-test-$$"
+mkdir "$group"
+trap 'rmdir "$group" 2>/dev/null || true' EXIT
+moved() { S sh -c 'echo $$ >"$1/cgroup.procs" && exec ./gs probe' sh "$group"; }
+fact other_cgroup "$(moved)"
+fact other_cgroup_plain "$(sh -c 'echo $$ >"$1/cgroup.procs" && exec ./gs probe' sh "$group")"
 "#,
         &[],
     );
     run.assert_success();
-    assert_eq!(
-        run.fact("root_dropped"),
-        run.fact("root_dropped_plain"),
-        "{run}"
-    );
-    run.expect("root_dropped", "protocol=6");
-    assert_eq!(run.fact("root_dropped_force"), "errno=1", "EPERM: {run}");
+    run.expect("root_dropped_plain", "protocol=6 owner=65534");
+    run.expect("root_dropped", "protocol=262 owner=65534");
+    run.expect("root_dropped_force", "protocol=262 owner=65534");
+    run.expect("musl_dropped", "protocol=262 owner=65534");
+    run.expect("other_cgroup_plain", "protocol=6");
+    run.expect("other_cgroup", "protocol=6");
 }
 
 /// The supervisor remembers each thread's credentials; a thread that changes them mid-run is never
@@ -470,17 +484,20 @@ fact forced "$(S -m force ./gs dropmidrun)"
         &[],
     );
     run.assert_success();
-    let expected = |mptcp: &str, dropped: &str| {
+    // Each socket's protocol and owner: root's before a drop, nobody's (65534) after.
+    let expected = |protocol: &str| {
         format!(
-            "before={mptcp} alone_before={mptcp} alone_after={dropped} main={mptcp} \
-             thread_before={mptcp} after={dropped} thread_after={dropped}"
+            "before={protocol}/0 alone_before={protocol}/0 alone_after={protocol}/65534 \
+             main={protocol}/0 thread_before={protocol}/0 after={protocol}/65534 \
+             thread_after={protocol}/65534"
         )
     };
     // Without the supervisor every socket is TCP, and every call succeeds.
-    assert_eq!(run.fact("plain"), expected("6", "6"), "{run}");
-    assert_eq!(run.fact("supervised"), expected("262", "6"), "{run}");
-    // force: a foreign identity is refused (EPERM), never served from memory.
-    assert_eq!(run.fact("forced"), expected("262", "-1"), "{run}");
+    assert_eq!(run.fact("plain"), expected("6"), "{run}");
+    // Root's supervisor takes on each thread's new credentials in a worker: the owners are the
+    // same as without it, never those remembered from before the drop.
+    assert_eq!(run.fact("supervised"), expected("262"), "{run}");
+    assert_eq!(run.fact("forced"), expected("262"), "{run}");
 }
 
 #[test]

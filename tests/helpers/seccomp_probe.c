@@ -10,12 +10,13 @@
  *   forkexec CMD [ARG...]        fork, exec CMD in the child, exit with its status
  *   pid EXIT                     print getpid(), one socket, exit with EXIT
  *   nochildren                   one socket, then wait(): "wait=ECHILD" when there is no child
- *   dropuid                      drop to uid/gid 65534, then probe
+ *   dropuid                      drop to uid/gid 65534 (groups 100 and 65534), then probe:
+ *                                "protocol=N owner=U", U the socket's owner (its inode's uid)
  *   dropmidrun                   the main thread probes; a thread probes, drops to 65534 alone
  *                                (raw setresuid) and probes; the main thread probes; another
  *                                thread probes, the process drops to 65534 (glibc: every
  *                                thread), the main thread and that one probe. One line of
- *                                protocols (or -errno), in that order
+ *                                protocol/owner uid (or -errno), in that order
  *   hold                         one socket, print "ready", then sleep until a signal ends it
  * Protocols and errnos go to stdout; payloads to stdout only in `listen`. */
 #define _GNU_SOURCE
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -101,13 +103,21 @@ static int send_once(const char *port) {
 	return failed;
 }
 
-/* One socket's protocol, or -errno. */
+/* One socket's protocol and owner (protocol * 100000 + uid), or -errno. */
 static int protocol_now(void) {
 	int fd = tcp_socket();
 	if (fd < 0) return -errno;
+	struct stat status;
 	int protocol = protocol_of(fd);
+	if (fstat(fd, &status)) status.st_uid = 99999;
 	close(fd);
-	return protocol;
+	return protocol * 100000 + (int)status.st_uid;
+}
+
+/* "PROTOCOL/OWNER", or the -errno. */
+static void print_protocol(const char *name, int value, const char *end) {
+	if (value < 0) printf("%s=%d%s", name, value, end);
+	else printf("%s=%d/%d%s", name, value / 100000, value % 100000, end);
 }
 
 static int go_pipe[2], done_pipe[2];
@@ -146,8 +156,13 @@ static int drop_mid_run(void) {
 	int after = protocol_now();
 	if (write(go_pipe[1], "x", 1) != 1) return 1;
 	pthread_join(thread, NULL);
-	printf("before=%d alone_before=%d alone_after=%d main=%d thread_before=%d after=%d thread_after=%d\n",
-	       before, alone[0], alone[1], main_after_alone, thread_results[0], after, thread_results[1]);
+	print_protocol("before", before, " ");
+	print_protocol("alone_before", alone[0], " ");
+	print_protocol("alone_after", alone[1], " ");
+	print_protocol("main", main_after_alone, " ");
+	print_protocol("thread_before", thread_results[0], " ");
+	print_protocol("after", after, " ");
+	print_protocol("thread_after", thread_results[1], "\n");
 	return 0;
 }
 
@@ -226,9 +241,18 @@ int main(int argc, char **argv) {
 		return 0;
 	}
 	if (!strcmp(verb, "dropuid")) {
-		if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+		gid_t groups[] = {100, 65534};
+		if (setgroups(2, groups) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
 			return perror("drop"), 1;
-		return probe();
+		int fd = tcp_socket();
+		struct stat status;
+		if (fd < 0) {
+			printf("errno=%d\n", errno);
+			return 0;
+		}
+		if (fstat(fd, &status)) return perror("fstat"), 1;
+		printf("protocol=%d owner=%u\n", protocol_of(fd), (unsigned)status.st_uid);
+		return 0;
 	}
 	if (!strcmp(verb, "dropmidrun")) return drop_mid_run();
 	if (!strcmp(verb, "hold")) {

@@ -4,9 +4,10 @@
 //! owner match, `sk_uid`, the file's credentials), its cgroup (cgroup BPF programs, net_cls) and
 //! its network namespace. The supervisor creates the socket on the caller's behalf, so it reads
 //! the calling thread's credentials and cgroup under `/proc/<tid>` and compares them with its
-//! own: when they differ (a program that dropped root, moved itself to another cgroup), the call
+//! own: when the cgroups differ (a program that moved itself to another cgroup), the call
 //! continues as the caller's own TCP socket instead of getting one that would lie about its
-//! owner. The network namespace is the caller's, entered with `setns` for the one call.
+//! owner; when the credentials differ (a program that dropped root), a worker that has taken
+//! them on makes the socket ([`crate::workers`]), or the call continues likewise. The network namespace is the caller's, entered with `setns` for the one call.
 //! Everything read under `/proc/<tid>` is trusted only once the notification is checked to be
 //! still valid afterwards (the number could otherwise belong to a new task).
 //!
@@ -44,6 +45,11 @@ impl Identity {
         })
     }
 
+    /// The calling thread's credential lines (a worker's proof that it took on a caller's).
+    pub fn credentials_of_this_thread() -> io::Result<Vec<u8>> {
+        Ok(credential_lines(&read_small(&proc_path(None, "status"))?))
+    }
+
     /// Whether `task` is in this identity's cgroup, read now (another process may move it at
     /// any time, so this is never remembered). Fails once the task is gone.
     pub fn cgroup_matches(&self, task: &Task) -> io::Result<bool> {
@@ -61,6 +67,8 @@ pub struct Task {
 pub struct Opened {
     pub task: Task,
     pub namespace: NamespaceKey,
+    /// Its credential lines (`Uid:`, `Gid:`, `Groups:` of its status).
+    pub credentials: Vec<u8>,
     /// Its credentials are those of `identity`.
     pub same_credentials: bool,
 }
@@ -77,6 +85,7 @@ impl Task {
             task: Task { cgroup },
             namespace,
             same_credentials: credentials == identity.credentials,
+            credentials,
         })
     }
 
@@ -146,6 +155,12 @@ impl NamespaceKey {
         let metadata = fs::metadata(proc_path(Some(tid), "ns/net"))?;
         Ok(NamespaceKey(metadata.dev(), metadata.ino()))
     }
+
+    /// The network namespace an open `/proc/…/ns/net` names.
+    pub fn of_file(file: &fs::File) -> io::Result<NamespaceKey> {
+        let metadata = file.metadata()?;
+        Ok(NamespaceKey(metadata.dev(), metadata.ino()))
+    }
 }
 
 /// The supervisor's own network namespace, held open to come back to.
@@ -196,7 +211,8 @@ impl HomeNamespace {
 }
 
 fn set_namespace(fd: RawFd) -> io::Result<()> {
-    // The supervisor has one thread: entering changes only it.
+    // Entering changes only the calling thread (the supervisor's main one; workers enter their
+    // own).
     crate::sys::enter_network_namespace(fd)
 }
 

@@ -22,6 +22,7 @@ pub mod listener;
 pub mod spawn;
 pub mod supervisor;
 pub mod sys;
+pub mod workers;
 
 use mptcpize_core::{config, fallback, policy};
 use mptcpize_logger as logging;

@@ -7,7 +7,10 @@
 //! `net.mptcp.enabled` is a per-namespace setting), the same log lines. The caller's own call
 //! (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`) is the answer whenever MPTCP cannot be had, or could only
 //! be had with an identity that is not the caller's; in `force` mode those cases fail the call
-//! instead (the kernel's errno, or `EPERM` for a foreign identity).
+//! instead (the kernel's errno, or `EPERM` for a foreign identity). A caller whose credentials
+//! differ from the supervisor's gets its socket from a worker thread that has taken them on,
+//! when the supervisor may ([`super::workers`]: started by root); its cgroup must still be the
+//! supervisor's.
 //!
 //! Reading a caller's credentials (`/proc/<tid>/status`) and namespace cost about half of each
 //! call, so they are remembered per thread, with the thread's `/proc/<tid>/cgroup` held open
@@ -20,6 +23,7 @@
 
 use super::caller::{self, HomeNamespace, Identity, NamespaceKey};
 use super::listener::{Event, Listener, Notification};
+use super::workers::Workers;
 use crate::config::Mode;
 use crate::fallback::{self, Availability};
 use crate::policy::{self, Decision};
@@ -45,6 +49,18 @@ pub struct Supervisor {
     memory: HashMap<NamespaceKey, Availability>,
     /// By thread id (see the module's notes).
     tasks: HashMap<u32, caller::Opened>,
+    /// Threads that make sockets with other credentials, when this process may take them on.
+    workers: Option<Workers>,
+}
+
+/// What the supervisor knows of a caller.
+struct Known {
+    namespace: NamespaceKey,
+    /// Its credential lines, and whether they are the supervisor's.
+    credentials: Vec<u8>,
+    same_credentials: bool,
+    /// Whether its cgroup is the supervisor's, read now.
+    same_cgroup: bool,
 }
 
 impl Supervisor {
@@ -56,6 +72,7 @@ impl Supervisor {
             identity: Identity::of(None)?,
             memory: HashMap::new(),
             tasks: HashMap::new(),
+            workers: Workers::possible().then(Workers::default),
         })
     }
 
@@ -103,7 +120,7 @@ impl Supervisor {
                 call.tid
             );
         };
-        let (namespace, same_identity) = match self.known(&call) {
+        let known = match self.known(&call) {
             Ok(Some(known)) => known,
             // Gone meanwhile: nothing to answer.
             Ok(None) => return Ok(()),
@@ -112,6 +129,7 @@ impl Supervisor {
                 return self.listener.answer_continue(call.id);
             }
         };
+        let namespace = known.namespace;
         if !strict
             && !self
                 .availability(namespace)
@@ -120,17 +138,39 @@ impl Supervisor {
             debug!("{} -> MPTCP known unavailable, TCP", describe(&call));
             return self.listener.answer_continue(call.id);
         }
-        if !same_identity {
-            let why = "the caller's credentials or cgroup differ from the supervisor's";
+        if !known.same_cgroup {
+            let why = "the caller's cgroup differs from the supervisor's";
             return self.not_mptcp(&call, strict, libc::EPERM, why);
         }
-        let make = || caller::mptcp_socket(call.domain, call.ty);
-        let made = match self.home.visit(call.tid, namespace, make)? {
-            Ok(made) => made,
-            Err(error) => {
-                let errno = error.raw_os_error().unwrap_or(libc::EPERM);
-                let why = "cannot enter the caller's network namespace";
-                return self.not_mptcp(&call, strict, errno, why);
+        let made = if known.same_credentials {
+            let make = || caller::mptcp_socket(call.domain, call.ty);
+            match self.home.visit(call.tid, namespace, make)? {
+                Ok(made) => made,
+                Err(error) => {
+                    let errno = error.raw_os_error().unwrap_or(libc::EPERM);
+                    let why = "cannot enter the caller's network namespace";
+                    return self.not_mptcp(&call, strict, errno, why);
+                }
+            }
+        } else {
+            let Some(workers) = self.workers.as_mut() else {
+                let why = "the caller's credentials differ from the supervisor's, which cannot \
+                           take them on (not root)";
+                return self.not_mptcp(&call, strict, libc::EPERM, why);
+            };
+            let asked = workers.socket(
+                call.tid,
+                namespace,
+                &known.credentials,
+                call.domain,
+                call.ty,
+            );
+            match asked {
+                Ok(made) => made,
+                Err(error) => {
+                    let why = format!("no worker can take on the caller's credentials ({error})");
+                    return self.not_mptcp(&call, strict, libc::EPERM, &why);
+                }
             }
         };
         let socket = match made {
@@ -174,11 +214,17 @@ impl Supervisor {
     /// supervisor's: from memory while the thread read before is still there (its cgroup read
     /// now), else read afresh and remembered. `None` when the call no longer waits (the number
     /// may belong to another task).
-    fn known(&mut self, call: &Notification) -> io::Result<Option<(NamespaceKey, bool)>> {
+    fn known(&mut self, call: &Notification) -> io::Result<Option<Known>> {
+        let of = |opened: &caller::Opened, same_cgroup| Known {
+            namespace: opened.namespace,
+            credentials: opened.credentials.clone(),
+            same_credentials: opened.same_credentials,
+            same_cgroup,
+        };
         if let Some(known) = self.tasks.get(&call.tid) {
             match self.identity.cgroup_matches(&known.task) {
                 Ok(cgroup) => {
-                    return Ok(Some((known.namespace, known.same_credentials && cgroup)));
+                    return Ok(Some(of(known, cgroup)));
                 }
                 // That task is gone: the number is another task's now.
                 Err(_) => {
@@ -192,7 +238,7 @@ impl Supervisor {
         if !self.listener.still_valid(call.id) {
             return Ok(None);
         }
-        let answer = (opened.namespace, opened.same_credentials && cgroup);
+        let answer = of(&opened, cgroup);
         if self.tasks.len() >= REMEMBERED_TASKS {
             let identity = &self.identity;
             self.tasks
