@@ -46,6 +46,8 @@ PACKAGES=(
 	openbgpd        # ... and a privilege-separated, chrooted BGP daemon (its user made below)
 	rclone          # tests/go.rs: Debian 12's own Go programs (Go 1.19, no GODEBUG=multipathtcp):
 	hey             # an HTTP server and client (rclone), an HTTP load generator (hey)
+	golang-1.19-go  # tests/go_suites.rs: Go 1.19's own net and net/http test suites, built
+	golang-1.19-src # offline from Debian's sources and run under the launcher
 	xz-utils        # scripts/kernels.sh: 6.12's modules are .ko.xz (QEMU itself: install_qemu)
 )
 

@@ -113,21 +113,17 @@ impl std::fmt::Display for Run {
 /// Runs `script` with bash in a fresh network namespace, `tests/support.sh` sourced first, and
 /// `vars` plus `LIB`, `EXAMPLES`, `WRAPPER`, `HELPERS`, `MPTCPIZE_LAUNCHER` in its environment. Never sets `LD_PRELOAD` itself.
 pub fn in_netns(script: &str, vars: &[(&str, &str)]) -> Run {
+    in_netns_within(script, vars, SCRIPT_TIMEOUT_SECS)
+}
+
+/// [`in_netns`], killed after `seconds` instead (a test that runs a whole test suite).
+pub fn in_netns_within(script: &str, vars: &[(&str, &str)], seconds: &str) -> Run {
     let built = built();
     let support = built.repo.join("tests/support.sh");
     let full = format!("source {}\n{script}", shell_quote(&support));
     let mut command = Command::new("timeout");
     command
-        .args([
-            "-k",
-            "5",
-            SCRIPT_TIMEOUT_SECS,
-            "unshare",
-            "-n",
-            "bash",
-            "-c",
-            &full,
-        ])
+        .args(["-k", "5", seconds, "unshare", "-n", "bash", "-c", &full])
         .env("LIB", &built.library)
         .env("EXAMPLES", &built.examples)
         .env("WRAPPER", built.repo.join("mptcpize-rs.sh"))

@@ -1,0 +1,240 @@
+//! A peer's own tests: Go 1.19's `net` and `net/http` test suites (Debian's golang-1.19-src,
+//! built here offline with golang-1.19-go), each run in a namespace of its own without the
+//! launcher, then under it (`mptcpize-rs run`, which reaches Go 1.19 through the seccomp
+//! supervisor). Every test must end as it did without the launcher and take no more than twice
+//! its time plus a second, the namespace's MP_CAPABLE counters must show MPTCP connections, and
+//! the differences the project knows are named below with their reason; one of those that no
+//! longer differs fails the test too, so that the list stays true.
+
+mod common;
+use common::{Run, built, in_netns_within};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Debian 12's Go 1.19 toolchain and its standard library's sources.
+const GOROOT: &str = "/usr/lib/go-1.19";
+
+/// How a known difference shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Differs {
+    /// The test fails under the launcher (and passes without).
+    Fails,
+    /// The test ends as without, but takes this many seconds or more.
+    TakesAtLeast(u32),
+    /// Either of those, or neither: it depends on timing (how much the kernel buffers before the
+    /// peer's close is noticed).
+    MayFail,
+}
+
+/// (suite, test, how it differs, why).
+const KNOWN: &[(&str, &str, Differs, &str)] = &[
+    (
+        "net",
+        "TestDialerControl",
+        Differs::Fails,
+        "IP_TTL/IPV6_UNICAST_HOPS set from Dialer.Control before connect(): MPTCP refuses them \
+         (EOPNOTSUPP), and the seccomp supervisor has no switch to TCP yet (issue 32, part 2)",
+    ),
+    (
+        "net",
+        "TestListenConfigControl",
+        Differs::Fails,
+        "the same, from ListenConfig.Control before listen()",
+    ),
+    (
+        "net",
+        "TestWritevError",
+        Differs::TakesAtLeast(50),
+        "writes to a peer that closed fail with EPIPE after about 61 s over MPTCP \
+         (docs/limitations.md, the behaviour tables)",
+    ),
+    (
+        "net/http",
+        "TestTransportCloseResponseBody",
+        Differs::MayFail,
+        "the same: it waits up to 60 s for the write error a closed peer gives at once over \
+         TCP, and fails when the writes are not refused by then",
+    ),
+    (
+        "net/http",
+        "TestIssue4191_InfiniteGetTimeout",
+        Differs::TakesAtLeast(50),
+        "the same: the client notices the closed connection after about 61 s",
+    ),
+    (
+        "net/http",
+        "TestIssue4191_InfiniteGetToPutTimeout",
+        Differs::TakesAtLeast(50),
+        "the same",
+    ),
+];
+
+/// A test's end: PASS, FAIL or SKIP, and its seconds.
+type Ends = BTreeMap<String, (String, f64)>;
+
+/// The test binary of `package`, built once into target/go-suites (offline: the standard
+/// library's own vendored sources).
+fn test_binary(package: &str) -> PathBuf {
+    let goroot = Path::new(GOROOT);
+    assert!(
+        goroot.join("bin/go").is_file() && goroot.join("src").join(package).is_dir(),
+        "Go 1.19 missing: scripts/test-deps.sh installs golang-1.19-go and golang-1.19-src"
+    );
+    let directory = built().repo.join("target/go-suites");
+    std::fs::create_dir_all(&directory).expect("target/go-suites");
+    let binary = directory.join(format!("{}.test", package.replace('/', "_")));
+    let output = Command::new(goroot.join("bin/go"))
+        .args(["test", "-c", "-o"])
+        .arg(&binary)
+        .arg(package)
+        .current_dir(goroot.join("src").join(package))
+        .env("GOCACHE", directory.join("cache"))
+        .env("GOFLAGS", "")
+        .env("GOPROXY", "off")
+        .env("GOTOOLCHAIN", "local")
+        .output()
+        .expect("go test -c");
+    assert!(
+        output.status.success(),
+        "go test -c {package}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    binary
+}
+
+/// Runs the suite in its source directory, in a namespace of its own, with or without the
+/// launcher; the verbose output, then the namespace's MP_CAPABLE SYNs received.
+const SCRIPT: &str = r#"
+cd "$SOURCE"
+export TMPDIR="$WORK" GOCACHE="$WORK/cache" PATH="$GOROOT/bin:$PATH"
+run() { if [ "$WRAPPED" = yes ]; then W run -- "$@"; else "$@"; fi; }
+status=0
+run "$BINARY" -test.short -test.v -test.timeout 10m >"$WORK/out" 2>&1 || status=$?
+cat "$WORK/out"
+fact status "$status"
+mptcp_facts
+"#;
+
+fn run_suite(package: &str, binary: &Path, wrapped: &str) -> (Run, Ends) {
+    let source = Path::new(GOROOT).join("src").join(package);
+    let run = in_netns_within(
+        SCRIPT,
+        &[
+            ("SOURCE", source.to_str().unwrap()),
+            ("GOROOT", GOROOT),
+            ("BINARY", binary.to_str().unwrap()),
+            ("WRAPPED", wrapped),
+        ],
+        "600",
+    );
+    assert_eq!(run.code, Some(0), "{package}, wrapped={wrapped}\n{run}");
+    let ends = ends(&run.stdout);
+    assert!(
+        ends.len() > 100,
+        "{package}, wrapped={wrapped}: too few tests\n{run}"
+    );
+    (run, ends)
+}
+
+/// The top-level tests' ends in `go test -v` output (`--- PASS: Name (0.01s)` at the start of a
+/// line; subtests are indented).
+fn ends(output: &str) -> Ends {
+    let mut ends = Ends::new();
+    for line in output.lines() {
+        let Some(rest) = line.strip_prefix("--- ") else {
+            continue;
+        };
+        let Some((result, rest)) = rest.split_once(": ") else {
+            continue;
+        };
+        let Some((name, time)) = rest.split_once(" (") else {
+            continue;
+        };
+        let seconds = time
+            .trim_end_matches(')')
+            .trim_end_matches('s')
+            .parse()
+            .unwrap_or(0.0);
+        ends.insert(name.to_string(), (result.to_string(), seconds));
+    }
+    ends
+}
+
+fn compare(package: &str, binary: &Path) {
+    let (without_run, without) = run_suite(package, binary, "no");
+    assert_eq!(without_run.number("syn_rx"), 0, "{without_run}");
+    let (with_run, with) = run_suite(package, binary, "yes");
+    assert!(
+        with_run.number("syn_rx") >= 50,
+        "{package}: the suite's connections were not MPTCP\n{with_run}"
+    );
+    let mut problems = Vec::new();
+    for (name, (result, seconds)) in &without {
+        let known = KNOWN
+            .iter()
+            .find(|(suite, test, _, _)| *suite == package && test == name);
+        let Some((with_result, with_seconds)) = with.get(name) else {
+            problems.push(format!("{name}: ran without the launcher, not under it"));
+            continue;
+        };
+        let same_end = with_result == result;
+        let in_time = *with_seconds <= 2.0 * seconds + 1.0;
+        match known {
+            Some((_, _, Differs::Fails, why)) => {
+                if same_end || with_result != "FAIL" {
+                    problems.push(format!(
+                        "{name}: known to fail under the launcher ({why}), but it ended \
+                         {with_result} as without: remove it from KNOWN"
+                    ));
+                }
+            }
+            Some((_, _, Differs::MayFail, why)) => {
+                eprintln!("{name}: {with_result} in {with_seconds} s under the launcher ({why})");
+            }
+            Some((_, _, Differs::TakesAtLeast(least), why)) => {
+                if !same_end {
+                    problems.push(format!("{name}: {result} without, {with_result} with"));
+                } else if *with_seconds < f64::from(*least) {
+                    problems.push(format!(
+                        "{name}: known to take {least} s or more ({why}), took {with_seconds} s: \
+                         remove it from KNOWN"
+                    ));
+                }
+            }
+            None => {
+                if !same_end {
+                    problems.push(format!("{name}: {result} without, {with_result} with"));
+                } else if !in_time {
+                    problems.push(format!(
+                        "{name}: {seconds} s without, {with_seconds} s with (more than 2× + 1 s)"
+                    ));
+                }
+            }
+        }
+    }
+    for name in with.keys().filter(|name| !without.contains_key(*name)) {
+        problems.push(format!("{name}: ran under the launcher only"));
+    }
+    let passed = with.values().filter(|(result, _)| result == "PASS").count();
+    eprintln!(
+        "{package}: {} tests, {passed} passed under the launcher, {} MPTCP connections",
+        with.len(),
+        with_run.number("syn_rx")
+    );
+    assert!(
+        problems.is_empty(),
+        "{package}:\n{}\n--- under the launcher ---\n{with_run}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn go_1_19_net_suite_ends_as_without_the_launcher() {
+    compare("net", &test_binary("net"));
+}
+
+#[test]
+fn go_1_19_net_http_suite_ends_as_without_the_launcher() {
+    compare("net/http", &test_binary("net/http"));
+}
