@@ -2,9 +2,10 @@
 //! built here offline with golang-1.19-go), each run in a namespace of its own without the
 //! launcher, then under it (`mptcpize-rs run`, which reaches Go 1.19 through the seccomp
 //! supervisor). Every test must end as it did without the launcher and take no more than twice
-//! its time plus a second, the namespace's MP_CAPABLE counters must show MPTCP connections, and
-//! the differences the project knows are named below with their reason; one of those that no
-//! longer differs fails the test too, so that the list stays true.
+//! its time plus a second (a test over that is measured again alone, both ways, before it
+//! fails), the namespace's MP_CAPABLE counters must show MPTCP connections, and the differences
+//! the project knows are named below with their reason; a slow one that is no longer slow
+//! fails the test too, so that the list stays true.
 
 mod common;
 use common::{Run, built, in_netns_within};
@@ -18,8 +19,8 @@ const GOROOT: &str = "/usr/lib/go-1.19";
 /// How a known difference shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Differs {
-    /// The test fails under the launcher (and passes without).
-    Fails,
+    /// The test ends as without, in at most this many times its time without, plus a second.
+    SlowerAtMost(u32),
     /// The test ends as without, but takes this many seconds or more.
     TakesAtLeast(u32),
     /// Either of those, or neither: it depends on timing (how much the kernel buffers before the
@@ -31,16 +32,10 @@ enum Differs {
 const KNOWN: &[(&str, &str, Differs, &str)] = &[
     (
         "net",
-        "TestDialerControl",
-        Differs::Fails,
-        "IP_TTL/IPV6_UNICAST_HOPS set from Dialer.Control before connect(): MPTCP refuses them \
-         (EOPNOTSUPP), and the seccomp supervisor has no switch to TCP yet (issue 32, part 2)",
-    ),
-    (
-        "net",
-        "TestListenConfigControl",
-        Differs::Fails,
-        "the same, from ListenConfig.Control before listen()",
+        "TestSplice",
+        Differs::SlowerAtMost(5),
+        "its tcp-to-tcp/big case moves 1 GiB over loopback: MPTCP's bulk throughput there is \
+         about a third of TCP's (0.42 s vs 1.21 s; docs/limitations.md)",
     ),
     (
         "net",
@@ -110,13 +105,23 @@ cd "$SOURCE"
 export TMPDIR="$WORK" GOCACHE="$WORK/cache" PATH="$GOROOT/bin:$PATH"
 run() { if [ "$WRAPPED" = yes ]; then W run -- "$@"; else "$@"; fi; }
 status=0
-run "$BINARY" -test.short -test.v -test.timeout 10m >"$WORK/out" 2>&1 || status=$?
+run "$BINARY" -test.short -test.v -test.timeout 10m ${ONLY:+-test.run "^$ONLY\$"} >"$WORK/out" 2>&1 || status=$?
 cat "$WORK/out"
 fact status "$status"
 mptcp_facts
 "#;
 
 fn run_suite(package: &str, binary: &Path, wrapped: &str) -> (Run, Ends) {
+    let (run, ends) = run_tests(package, binary, wrapped, "");
+    assert!(
+        ends.len() > 100,
+        "{package}, wrapped={wrapped}: too few tests\n{run}"
+    );
+    (run, ends)
+}
+
+/// The suite, or only the test `only` (a name; empty: all).
+fn run_tests(package: &str, binary: &Path, wrapped: &str, only: &str) -> (Run, Ends) {
     let source = Path::new(GOROOT).join("src").join(package);
     let run = in_netns_within(
         SCRIPT,
@@ -125,16 +130,29 @@ fn run_suite(package: &str, binary: &Path, wrapped: &str) -> (Run, Ends) {
             ("GOROOT", GOROOT),
             ("BINARY", binary.to_str().unwrap()),
             ("WRAPPED", wrapped),
+            ("ONLY", only),
         ],
         "600",
     );
     assert_eq!(run.code, Some(0), "{package}, wrapped={wrapped}\n{run}");
     let ends = ends(&run.stdout);
-    assert!(
-        ends.len() > 100,
-        "{package}, wrapped={wrapped}: too few tests\n{run}"
-    );
     (run, ends)
+}
+
+/// Whether test `name` keeps within 2× + 1 s when measured again alone, both ways (these
+/// machines are noisy, and the suites run side by side).
+fn in_time_alone(package: &str, binary: &Path, name: &str) -> bool {
+    let seconds = |wrapped| {
+        let (_, ends) = run_tests(package, binary, wrapped, name);
+        ends.get(name).map(|(_, seconds)| *seconds)
+    };
+    match (seconds("no"), seconds("yes")) {
+        (Some(without), Some(with)) => {
+            eprintln!("{name} alone: {without} s without, {with} s with");
+            with <= 2.0 * without + 1.0
+        }
+        _ => false,
+    }
 }
 
 /// The top-level tests' ends in `go test -v` output (`--- PASS: Name (0.01s)` at the start of a
@@ -181,11 +199,13 @@ fn compare(package: &str, binary: &Path) {
         let same_end = with_result == result;
         let in_time = *with_seconds <= 2.0 * seconds + 1.0;
         match known {
-            Some((_, _, Differs::Fails, why)) => {
-                if same_end || with_result != "FAIL" {
+            Some((_, _, Differs::SlowerAtMost(factor), why)) => {
+                if !same_end {
+                    problems.push(format!("{name}: {result} without, {with_result} with"));
+                } else if *with_seconds > f64::from(*factor) * seconds + 1.0 {
                     problems.push(format!(
-                        "{name}: known to fail under the launcher ({why}), but it ended \
-                         {with_result} as without: remove it from KNOWN"
+                        "{name}: {seconds} s without, {with_seconds} s with: more than the \
+                         {factor}× + 1 s known ({why})"
                     ));
                 }
             }
@@ -205,7 +225,7 @@ fn compare(package: &str, binary: &Path) {
             None => {
                 if !same_end {
                     problems.push(format!("{name}: {result} without, {with_result} with"));
-                } else if !in_time {
+                } else if !in_time && !in_time_alone(package, binary, name) {
                     problems.push(format!(
                         "{name}: {seconds} s without, {with_seconds} s with (more than 2× + 1 s)"
                     ));

@@ -449,12 +449,24 @@ fact root_dropped_plain "$(./gs dropuid)"
 fact root_dropped "$(S ./gs dropuid)"
 fact root_dropped_force "$(S -m force ./gs dropuid)"
 fact musl_dropped "$(S ./ms dropuid)"
-# Another cgroup: a cgroup v2 hierarchy, made and removed here.
-hierarchy=/sys/fs/cgroup/unified
-[ "$(stat -f -c %T "$hierarchy" 2>/dev/null)" = cgroup2fs ] || hierarchy=/sys/fs/cgroup
+# Another cgroup, made and removed here in the cgroup v2 hierarchy (mounted for the test when
+# the machine has none mounted).
+hierarchy=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+mounted=""
+if [ -z "$hierarchy" ]; then
+	hierarchy="$WORK/cgroup2"
+	mkdir "$hierarchy"
+	mount -t cgroup2 none "$hierarchy"
+	mounted=yes
+fi
 group="$hierarchy/mptcpize-test-$$"
 mkdir "$group"
-trap 'rmdir "$group" 2>/dev/null || true' EXIT
+release() {
+	rmdir "$group" 2>/dev/null || true
+	if [ -n "$mounted" ]; then umount "$hierarchy" || true; fi
+	cleanup
+}
+trap release EXIT
 moved() { S sh -c 'echo $$ >"$1/cgroup.procs" && exec ./gs probe' sh "$group"; }
 fact other_cgroup "$(moved)"
 fact other_cgroup_plain "$(sh -c 'echo $$ >"$1/cgroup.procs" && exec ./gs probe' sh "$group")"
@@ -468,6 +480,52 @@ fact other_cgroup_plain "$(sh -c 'echo $$ >"$1/cgroup.procs" && exec ./gs probe'
     run.expect("musl_dropped", "protocol=262 owner=65534");
     run.expect("other_cgroup_plain", "protocol=6");
     run.expect("other_cgroup", "protocol=6");
+}
+
+/// An option MPTCP refuses before the socket starts (`IP_TTL`, as Go's `Dialer.Control` sets
+/// it): the supervisor switches its socket to TCP behind the same number, carrying the bound
+/// address, the status flags and the options, so the call succeeds as without it; a socket
+/// with a second descriptor is not switched (the kernel's refusal). Glibc static and musl.
+#[test]
+fn an_option_mptcp_refuses_before_the_start_makes_the_socket_tcp_invisibly() {
+    let run = run(
+        r#"
+for program in gs ms; do
+	fact "$program plain" "$(./$program ttl 8411)"
+	fact "$program supervised" "$(S ./$program ttl 8412)"
+	fact "$program bound_plain" "$(./$program ttl 8413 bound)"
+	fact "$program bound" "$(S ./$program ttl 8414 bound)"
+	fact "$program dup_plain" "$(./$program ttl 8415 dup)"
+	fact "$program dup" "$(S ./$program ttl 8416 dup)"
+	fact "$program force" "$(S -m force ./$program ttl 8417)"
+done
+"#,
+        &[],
+    );
+    run.assert_success();
+    for program in ["gs", "ms"] {
+        let fact = |name: &str| run.fact(&format!("{program} {name}"));
+        run.expect(
+            &format!("{program} plain"),
+            "set=0 ttl=7 protocol=6 port=0 nonblock=0 keepalive=0 listen=0",
+        );
+        assert_eq!(fact("supervised"), fact("plain"), "{run}");
+        assert_eq!(
+            fact("bound"),
+            fact("bound_plain").replace("8413", "8414"),
+            "{run}"
+        );
+        run.expect(
+            &format!("{program} bound"),
+            "set=0 ttl=7 protocol=6 port=8414 nonblock=1 keepalive=1 listen=0",
+        );
+        assert_eq!(fact("dup_plain"), fact("plain"), "{run}");
+        // Not switched: the kernel's refusal (EOPNOTSUPP) on the MPTCP socket.
+        assert!(fact("dup").starts_with("set=-95 "), "{run}");
+        assert!(fact("dup").contains(" protocol=262 "), "{run}");
+        // force keeps MPTCP and its refusals.
+        assert!(fact("force").starts_with("set=-95 "), "{run}");
+    }
 }
 
 /// The supervisor remembers each thread's credentials; a thread that changes them mid-run is never

@@ -18,6 +18,10 @@
  *                                thread), the main thread and that one probe. One line of
  *                                protocol/owner uid (or -errno), in that order
  *   hold                         one socket, print "ready", then sleep until a signal ends it
+ *   ttl PORT [bound|dup]         a socket (bound to 127.0.0.1:PORT first, non-blocking, with
+ *                                SO_KEEPALIVE; or duplicated first), IP_TTL 7 set before it
+ *                                starts, then: "set=R ttl=T protocol=P port=Q nonblock=N
+ *                                keepalive=K listen=L" (R 0 or -errno; L the listen() result)
  * Protocols and errnos go to stdout; payloads to stdout only in `listen`. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -29,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -210,12 +215,45 @@ static int threads(int count, int each) {
 	return 0;
 }
 
+static int int_option(int fd, int level, int name) {
+	int value = -1;
+	socklen_t len = sizeof value;
+	if (getsockopt(fd, level, name, &value, &len) != 0) return -errno;
+	return value;
+}
+
+static int ttl_before_start(const char *port, const char *how) {
+	int fd = tcp_socket();
+	if (fd < 0) return perror("socket"), 1;
+	int bound = how && !strcmp(how, "bound");
+	if (how && !strcmp(how, "dup") && dup(fd) < 0) return perror("dup"), 1;
+	if (bound) {
+		int one = 1;
+		struct sockaddr_in address = loopback(port);
+		if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) ||
+		    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) ||
+		    bind(fd, (struct sockaddr *)&address, sizeof address))
+			return perror("prepare"), 1;
+	}
+	int ttl = 7;
+	int set = setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl) ? -errno : 0;
+	struct sockaddr_in local;
+	socklen_t len = sizeof local;
+	getsockname(fd, (struct sockaddr *)&local, &len);
+	int listened = bound ? (listen(fd, 1) ? -errno : 0) : 0;
+	printf("set=%d ttl=%d protocol=%d port=%d nonblock=%d keepalive=%d listen=%d\n", set,
+	       int_option(fd, IPPROTO_IP, IP_TTL), protocol_of(fd), ntohs(local.sin_port),
+	       !!(fcntl(fd, F_GETFL) & O_NONBLOCK), int_option(fd, SOL_SOCKET, SO_KEEPALIVE), listened);
+	return 0;
+}
+
 int main(int argc, char **argv) {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 2) return 2;
 	const char *verb = argv[1];
 	use_raw = argc > 2 && strcmp(argv[argc - 1], "raw") == 0;
 	if (!strcmp(verb, "probe")) return probe();
+	if (!strcmp(verb, "ttl") && argc > 2) return ttl_before_start(argv[2], argc > 3 ? argv[3] : NULL);
 	if (!strcmp(verb, "listen") && argc > 2) return listen_once(argv[2]);
 	if (!strcmp(verb, "send") && argc > 2) return send_once(argv[2]);
 	if (!strcmp(verb, "threads") && argc > 3) return threads(atoi(argv[2]), atoi(argv[3]));

@@ -220,9 +220,18 @@ fn set_namespace(fd: RawFd) -> io::Result<()> {
 /// flag travels with the open file), always close-on-exec here (the caller's fd flag is set when
 /// the descriptor is installed). Returns the descriptor or the kernel's errno.
 pub fn mptcp_socket(domain: libc::c_int, ty: libc::c_int) -> Result<OwnedFd, libc::c_int> {
+    stream_socket(domain, ty, libc::IPPROTO_MPTCP)
+}
+
+/// A stream socket of `protocol`, as [`mptcp_socket`] makes it.
+pub fn stream_socket(
+    domain: libc::c_int,
+    ty: libc::c_int,
+    protocol: libc::c_int,
+) -> Result<OwnedFd, libc::c_int> {
     let flags = (ty & libc::SOCK_NONBLOCK) | libc::SOCK_CLOEXEC;
     // SAFETY: socket() takes integers only.
-    let fd = unsafe { libc::socket(domain, libc::SOCK_STREAM | flags, libc::IPPROTO_MPTCP) };
+    let fd = unsafe { libc::socket(domain, libc::SOCK_STREAM | flags, protocol) };
     if fd < 0 {
         Err(io::Error::last_os_error()
             .raw_os_error()

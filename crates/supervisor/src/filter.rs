@@ -1,8 +1,10 @@
 //! The classic-BPF program the kernel runs on every system call of the supervised program.
 //!
 //! It asks the supervisor about exactly the calls the preload would rewrite — `socket(AF_INET or
-//! AF_INET6, SOCK_STREAM [| SOCK_NONBLOCK | SOCK_CLOEXEC], 0 or IPPROTO_TCP)` of the native ABI —
-//! and about the calls that change who a task is or where its sockets belong: its credentials
+//! AF_INET6, SOCK_STREAM [| SOCK_NONBLOCK | SOCK_CLOEXEC], 0 or IPPROTO_TCP)` of the native ABI —,
+//! about `setsockopt()` of the options this kernel's MPTCP refuses before a socket starts
+//! ([`crate::refused`], measured when the filter is built: the supervisor then switches its
+//! socket to TCP, [`crate::switch`]), and about the calls that change who a task is or where its sockets belong: its credentials
 //! (`setuid()` and the rest of that family, `setgroups()`), its program (`execve()`,
 //! `execveat()`) or its network namespace (`setns()`, `unshare()`), in every ABI the kernel runs
 //! (x32's numbers carry `__X32_SYSCALL_BIT`; a 64-bit program may enter the 32-bit table).
@@ -22,6 +24,8 @@ pub const NATIVE_ARCH: u32 = 0xC000_003E; // AUDIT_ARCH_X86_64: EM_X86_64 | 64-b
 pub const NATIVE_ARCH: u32 = 0xC000_00B7; // AUDIT_ARCH_AARCH64: EM_AARCH64 | 64-bit | little-endian
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 pub const SYS_SOCKET: u32 = libc::SYS_socket as u32;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub const SYS_SETSOCKOPT: u32 = libc::SYS_setsockopt as u32;
 
 /// The calls of the native ABI that change a task's credentials, program or network namespace.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
@@ -135,9 +139,9 @@ enum Step {
     ReturnAllow,
 }
 
-/// The filter, in the order the kernel runs it: the native ABI's `socket()` checks, its
-/// identity calls, the compat ABI's identity calls, then the two verdicts.
-fn steps() -> Vec<Step> {
+/// The filter, in the order the kernel runs it: the native ABI's identity calls, its `socket()`
+/// and `setsockopt()` checks, the compat ABI's identity calls, then the two verdicts.
+fn steps(options: &[(c_int, c_int)]) -> Vec<Step> {
     use Step::*;
     use Target::*;
     let socket_checks = [
@@ -170,26 +174,77 @@ fn steps() -> Vec<Step> {
         .collect();
     let native_identity = any_of(&native_identity);
     let compat_identity = any_of(&COMPAT_IDENTITY_CALLS);
+    let option_checks = option_checks(options);
+    // The setsockopt() jump, when there are options to ask about.
+    let option_jump = usize::from(!option_checks.is_empty());
     let mut steps = vec![Load(OFFSET_ARCH)];
-    // Past the native sections to the compat one: load, jump, mask, the list, the socket checks.
-    let native_length = 3 + native_identity.len() + socket_checks.len();
+    // Past the native sections to the compat one: load, the jumps, mask, the list, the checks.
+    let native_length =
+        3 + option_jump + native_identity.len() + socket_checks.len() + option_checks.len();
     steps.push(JumpIfEqual(NATIVE_ARCH_OR_NONE, Next, Skip(native_length)));
     steps.push(Load(OFFSET_NR));
-    // The socket call goes past the mask and the identity list.
+    // The socket call goes past the setsockopt jump, the mask and the identity list.
     steps.push(JumpIfEqual(
         SYS_SOCKET_OR_NONE,
-        Skip(1 + native_identity.len()),
+        Skip(option_jump + 1 + native_identity.len()),
         Next,
     ));
+    if option_jump == 1 {
+        // The setsockopt call goes past the mask, the identity list and the socket checks.
+        steps.push(JumpIfEqual(
+            SYS_SETSOCKOPT_OR_NONE,
+            Skip(1 + native_identity.len() + socket_checks.len()),
+            Next,
+        ));
+    }
     steps.push(And(!X32_SYSCALL_BIT));
     steps.extend(native_identity);
     steps.extend(socket_checks);
+    steps.extend(option_checks);
     // The accumulator still holds the architecture here.
     steps.push(JumpIfEqual(COMPAT_ARCH, Next, Allow));
     steps.push(Load(OFFSET_NR));
     steps.extend(compat_identity);
     steps.push(ReturnNotify);
     steps.push(ReturnAllow);
+    steps
+}
+
+/// The `setsockopt()` checks: its level (argument 1), then its name (argument 2), one block per
+/// level; a pair in `options` notifies, anything else is allowed.
+fn option_checks(options: &[(c_int, c_int)]) -> Vec<Step> {
+    use Step::*;
+    use Target::*;
+    let mut levels: Vec<c_int> = options.iter().map(|&(level, _)| level).collect();
+    levels.sort_unstable();
+    levels.dedup();
+    let mut steps = Vec::new();
+    for (at, &level) in levels.iter().enumerate() {
+        let names: Vec<u32> = options
+            .iter()
+            .filter(|&&(l, _)| l == level)
+            .map(|&(_, name)| name as u32)
+            .collect();
+        // The level is loaded again in each block: a missed block ends with the name loaded.
+        steps.push(Load(low_word_of_arg(1)));
+        let last = at + 1 == levels.len();
+        let block = 1 + names.len();
+        steps.push(JumpIfEqual(
+            level as u32,
+            Next,
+            if last { Allow } else { Skip(block) },
+        ));
+        steps.push(Load(low_word_of_arg(2)));
+        for (i, &name) in names.iter().enumerate() {
+            // A name missed in the last block is allowed; elsewhere the next block follows.
+            let miss = if i + 1 == names.len() && last {
+                Allow
+            } else {
+                Next
+            };
+            steps.push(JumpIfEqual(name, Notify, miss));
+        }
+    }
     steps
 }
 
@@ -204,19 +259,42 @@ const SYS_SOCKET_OR_NONE: u32 = SYS_SOCKET;
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 const SYS_SOCKET_OR_NONE: u32 = u32::MAX;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+const SYS_SETSOCKOPT_OR_NONE: u32 = SYS_SETSOCKOPT;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const SYS_SETSOCKOPT_OR_NONE: u32 = u32::MAX - 1;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 const NATIVE_IDENTITY_CALLS: [u32; 13] = IDENTITY_CALLS;
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 const NATIVE_IDENTITY_CALLS: [u32; 0] = [];
 
-/// Whether a notified call is the native `socket()`; the filter notifies no other but the calls
-/// that change who a task is.
-pub fn is_socket_call(arch: u32, number: c_int) -> bool {
-    arch == NATIVE_ARCH_OR_NONE && number as u32 == SYS_SOCKET_OR_NONE
+/// What a notified call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The native `socket()`.
+    Socket,
+    /// The native `setsockopt()` of an option MPTCP refuses.
+    Setsockopt,
+    /// A call that changes who a task is.
+    Identity,
 }
 
-/// The filter as the kernel wants it, every jump resolved to a relative offset.
-pub fn program() -> Vec<sock_filter> {
-    let steps = steps();
+/// What the filter notified.
+pub fn kind(arch: u32, number: c_int) -> Kind {
+    if arch != NATIVE_ARCH_OR_NONE {
+        Kind::Identity
+    } else if number as u32 == SYS_SOCKET_OR_NONE {
+        Kind::Socket
+    } else if number as u32 == SYS_SETSOCKOPT_OR_NONE {
+        Kind::Setsockopt
+    } else {
+        Kind::Identity
+    }
+}
+
+/// The filter as the kernel wants it, every jump resolved to a relative offset; `options` are
+/// the `(level, name)` pairs whose `setsockopt()` it notifies.
+pub fn program(options: &[(c_int, c_int)]) -> Vec<sock_filter> {
+    let steps = steps(options);
     let notify_at = steps.len() - 2;
     let allow_at = steps.len() - 1;
     let offset = |from: usize, to: Target| -> u8 {
@@ -374,13 +452,54 @@ mod tests {
                     .map(|&(arch, nr)| (arch, nr, [65534, 0, 0], NOTIFY)),
             )
             .collect();
-        let program = program();
-        for (arch, nr, args, verdict) in &table {
+        // No options: setsockopt() is never asked about.
+        let setsockopt = u64::from(SYS_SETSOCKOPT);
+        let ttl = [3, libc::IPPROTO_IP as u64, libc::IP_TTL as u64];
+        assert_eq!(
+            run(&program(&[]), &call(NATIVE_ARCH, setsockopt, ttl)),
+            ALLOW
+        );
+        let options = [
+            (libc::IPPROTO_IP, libc::IP_TTL),
+            (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT),
+            (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS),
+            (libc::IPPROTO_TCP, libc::TCP_SYNCNT),
+        ];
+        let with_options = program(&options);
+        let option_table: &[([u64; 3], u32)] = &[
+            (ttl, NOTIFY),
+            ([3, 6, libc::TCP_USER_TIMEOUT as u64], NOTIFY),
+            ([3, 6, libc::TCP_SYNCNT as u64], NOTIFY),
+            ([3, 41, libc::IPV6_UNICAST_HOPS as u64], NOTIFY),
+            ([3, 6, libc::TCP_NODELAY as u64], ALLOW),
+            ([3, 0, libc::IP_TOS as u64], ALLOW),
+            ([3, 1, libc::IP_TTL as u64], ALLOW),
+            ([3, 41, libc::IP_TTL as u64], ALLOW),
+        ];
+        for (args, verdict) in option_table {
             assert_eq!(
-                run(&program, &call(*arch, *nr, *args)),
+                run(&with_options, &call(NATIVE_ARCH, setsockopt, *args)),
                 *verdict,
-                "arch {arch:#x} nr {nr:#x} args {args:?}"
+                "setsockopt {args:?}"
             );
+            // Not in another ABI, nor under another number.
+            assert_eq!(
+                run(&with_options, &call(COMPAT_ARCH, setsockopt, *args)),
+                ALLOW
+            );
+            assert_eq!(
+                run(&with_options, &call(NATIVE_ARCH, setsockopt + 1, *args)),
+                ALLOW
+            );
+        }
+        for program in [program(&[]), with_options] {
+            for (arch, nr, args, verdict) in &table {
+                assert_eq!(
+                    run(&program, &call(*arch, *nr, *args)),
+                    *verdict,
+                    "arch {arch:#x} nr {nr:#x} args {args:?}"
+                );
+            }
         }
     }
 }

@@ -19,8 +19,11 @@
 pub mod caller;
 pub mod filter;
 pub mod listener;
+pub mod refused;
+pub mod remote;
 pub mod spawn;
 pub mod supervisor;
+pub mod switch;
 pub mod sys;
 pub mod workers;
 

@@ -7,6 +7,7 @@
 //! installs it and answers in one step), with `SECCOMP_USER_NOTIF_FLAG_CONTINUE` (the kernel runs
 //! the caller's own call), or with an errno. Every `unsafe` block is one system call.
 
+use crate::filter::Kind;
 use libc::c_int;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -77,15 +78,17 @@ pub fn install(program: &[libc::sock_filter]) -> io::Result<Installed> {
     }
 }
 
-/// One `socket()` call waiting for our answer.
+/// One call waiting for our answer.
 #[derive(Debug, Clone, Copy)]
 pub struct Notification {
     pub id: u64,
     /// The calling thread, in the supervisor's PID namespace.
     pub tid: u32,
-    /// The call: a native `socket()`, or one that changes who the task is (see [`crate::filter`]).
-    pub socket: bool,
+    /// The call: a native `socket()` or `setsockopt()`, or one that changes who the task is (see
+    /// [`crate::filter`]).
+    pub kind: Kind,
     pub number: c_int,
+    /// `socket()`'s arguments; for `setsockopt()`: the descriptor, level and option name.
     pub domain: c_int,
     pub ty: c_int,
     pub protocol: c_int,
@@ -172,7 +175,7 @@ impl Listener {
         Ok(Some(Notification {
             id: notification.id,
             tid: notification.pid,
-            socket: crate::filter::is_socket_call(notification.data.arch, notification.data.nr),
+            kind: crate::filter::kind(notification.data.arch, notification.data.nr),
             number: notification.data.nr,
             domain: int(notification.data.args[0]),
             ty: int(notification.data.args[1]),
@@ -200,6 +203,20 @@ impl Listener {
             newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
         };
         self.ioctl(libc::SECCOMP_IOCTL_NOTIF_ADDFD, &mut addfd)
+    }
+
+    /// Puts `fd` behind the caller's number `number` in place of what it held (the caller's call
+    /// still waits, and must be answered after).
+    pub fn replace_fd(&self, id: u64, fd: RawFd, number: RawFd, cloexec: bool) -> io::Result<()> {
+        let mut addfd = libc::seccomp_notif_addfd {
+            id,
+            flags: libc::SECCOMP_ADDFD_FLAG_SETFD as u32,
+            srcfd: fd as u32,
+            newfd: number as u32,
+            newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
+        };
+        self.ioctl(libc::SECCOMP_IOCTL_NOTIF_ADDFD, &mut addfd)
+            .map(drop)
     }
 
     /// Lets the kernel run the caller's own call (a TCP socket).

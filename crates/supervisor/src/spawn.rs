@@ -84,7 +84,8 @@ pub fn start(mode: Mode, log: Config) -> Result<Started, NotStarted> {
     expect(&launcher_end, ALIVE).map_err(before)?;
     // A filter that is not installed changes nothing (EBUSY: this process is supervised already,
     // by a filter of its own ancestors, which keeps serving it).
-    let installed = listener::install(&super::filter::program()).map_err(before)?;
+    let program = super::filter::program(&super::refused::this_kernel());
+    let installed = listener::install(&program).map_err(before)?;
     // From here on this process is filtered: a failure leaves it unable to make TCP sockets
     // (ENOSYS without a listener), so the caller must not exec the program after one.
     send_fd(&launcher_end, installed.listener.as_raw_fd()).map_err(after)?;

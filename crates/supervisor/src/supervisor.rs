@@ -22,7 +22,9 @@
 //! another process may change at any time, is read afresh on every call, through that file.
 
 use super::caller::{self, HomeNamespace, Identity, NamespaceKey};
+use super::filter::Kind;
 use super::listener::{Event, Listener, Notification};
+use super::switch::{self, Made};
 use super::workers::Workers;
 use crate::config::Mode;
 use crate::fallback::{self, Availability};
@@ -51,6 +53,8 @@ pub struct Supervisor {
     tasks: HashMap<u32, caller::Opened>,
     /// Threads that make sockets with other credentials, when this process may take them on.
     workers: Option<Workers>,
+    /// The sockets made here, which a refused option may switch to TCP.
+    made: Made,
 }
 
 /// What the supervisor knows of a caller.
@@ -73,6 +77,7 @@ impl Supervisor {
             memory: HashMap::new(),
             tasks: HashMap::new(),
             workers: Workers::possible().then(Workers::default),
+            made: Made::default(),
         })
     }
 
@@ -93,7 +98,10 @@ impl Supervisor {
     }
 
     fn answer(&mut self, call: Notification) -> io::Result<()> {
-        if !call.socket {
+        if call.kind == Kind::Setsockopt {
+            return self.option_refused(call);
+        }
+        if call.kind == Kind::Identity {
             // The caller is about to change its credentials or program: forget every identity
             // read so far, then let the call run.
             debug!(
@@ -158,13 +166,8 @@ impl Supervisor {
                            take them on (not root)";
                 return self.not_mptcp(&call, strict, libc::EPERM, why);
             };
-            let asked = workers.socket(
-                call.tid,
-                namespace,
-                &known.credentials,
-                call.domain,
-                call.ty,
-            );
+            let request = (call.domain, call.ty, libc::IPPROTO_MPTCP);
+            let asked = workers.socket(call.tid, namespace, &known.credentials, request);
             match asked {
                 Ok(made) => made,
                 Err(error) => {
@@ -195,6 +198,7 @@ impl Supervisor {
         ) {
             Ok(fd) => {
                 debug!("{} -> MPTCP fd {fd}", describe(&call));
+                self.made.remember(&socket);
                 Ok(())
             }
             // The caller was interrupted or killed meanwhile.
@@ -208,6 +212,52 @@ impl Supervisor {
                 self.listener.answer_continue(call.id)
             }
         }
+    }
+
+    /// `setsockopt(fd, level, name)` of an option this kernel's MPTCP refuses before a socket
+    /// starts: a socket made here that never started becomes TCP first ([`switch`]), as the
+    /// preload does (not in `force` mode, which keeps MPTCP and its refusals); then the call
+    /// runs, on whichever socket the number holds.
+    fn option_refused(&mut self, call: Notification) -> io::Result<()> {
+        let (fd, level, name) = (call.domain, call.ty, call.protocol);
+        let what = format!(
+            "pid {}: setsockopt(fd {fd}, level {level}, option {name})",
+            call.tid
+        );
+        if self.mode == Mode::Force {
+            return self.listener.answer_continue(call.id);
+        }
+        let known = match self.known(&call) {
+            Ok(Some(known)) => known,
+            Ok(None) => return Ok(()),
+            Err(_) => return self.listener.answer_continue(call.id),
+        };
+        if !known.same_cgroup {
+            debug!("{what}: MPTCP refuses it; not switched: the caller's cgroup is not ours");
+            return self.listener.answer_continue(call.id);
+        }
+        let (home, workers, made) = (&self.home, &mut self.workers, &mut self.made);
+        let make = |domain, protocol| -> io::Result<std::os::fd::OwnedFd> {
+            let ty = libc::SOCK_STREAM;
+            let made = if known.same_credentials {
+                let make = || caller::stream_socket(domain, ty, protocol);
+                home.visit(call.tid, known.namespace, make)??
+            } else {
+                let workers = workers
+                    .as_mut()
+                    .ok_or_else(|| io::Error::from_raw_os_error(libc::EPERM))?;
+                let request = (domain, ty, protocol);
+                workers.socket(call.tid, known.namespace, &known.credentials, request)?
+            };
+            made.map_err(io::Error::from_raw_os_error)
+        };
+        match switch::to_tcp(&self.listener, call.id, call.tid, fd, made, make) {
+            Ok(()) => {
+                debug!("{what}: MPTCP refuses it before the socket starts: fd {fd} is now TCP")
+            }
+            Err(reason) => debug!("{what}: as it is ({reason})"),
+        }
+        self.listener.answer_continue(call.id)
     }
 
     /// The caller's network namespace and whether its credentials and cgroup are the

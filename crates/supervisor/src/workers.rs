@@ -27,8 +27,8 @@ use std::sync::mpsc::{self, Receiver, Sender};
 /// Workers kept at once: past it, all are dropped and made again as needed.
 const MOST_WORKERS: usize = 8;
 
-/// A request to a worker: `socket(domain, ty)`, answered with the socket or the errno.
-type Request = (libc::c_int, libc::c_int);
+/// A request to a worker: `socket(domain, ty, protocol)`, answered with the socket or the errno.
+type Request = (libc::c_int, libc::c_int, libc::c_int);
 type Reply = Result<OwnedFd, libc::c_int>;
 
 struct Worker {
@@ -113,16 +113,16 @@ impl Workers {
         unsafe { libc::geteuid() == 0 }
     }
 
-    /// An MPTCP socket for `socket(domain, ty)` made with `credentials` (the caller's credential
-    /// lines) inside `namespace`, the network namespace of thread `tid`. The outer error: no
-    /// worker could take on those credentials there; the inner one, the kernel's errno.
+    /// A stream socket of `protocol` for `socket(domain, ty)` made with `credentials` (the
+    /// caller's credential lines) inside `namespace`, the network namespace of thread `tid`. The
+    /// outer error: no worker could take on those credentials there; the inner one, the
+    /// kernel's errno.
     pub fn socket(
         &mut self,
         tid: u32,
         namespace: NamespaceKey,
         credentials: &[u8],
-        domain: libc::c_int,
-        ty: libc::c_int,
+        (domain, ty, protocol): Request,
     ) -> io::Result<Reply> {
         let key = (credentials.to_vec(), namespace);
         if !self.workers.contains_key(&key) {
@@ -133,7 +133,7 @@ impl Workers {
             self.workers.insert(key.clone(), worker);
         }
         let asked = self.workers.get(&key).and_then(|worker| {
-            worker.requests.send((domain, ty)).ok()?;
+            worker.requests.send((domain, ty, protocol)).ok()?;
             worker.replies.recv().ok()
         });
         match asked {
@@ -177,8 +177,11 @@ fn start(tid: u32, namespace: NamespaceKey, credentials: &[u8]) -> io::Result<Wo
             if ready_sender.send(became).is_err() || failed {
                 return;
             }
-            for (domain, ty) in requests {
-                if reply_sender.send(caller::mptcp_socket(domain, ty)).is_err() {
+            for (domain, ty, protocol) in requests {
+                if reply_sender
+                    .send(caller::stream_socket(domain, ty, protocol))
+                    .is_err()
+                {
                     return;
                 }
             }
