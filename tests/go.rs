@@ -114,3 +114,68 @@ mptcp_facts
         }
     }
 }
+
+/// The direction modes reach Go 1.19 through the supervisor: in `listen`, rclone's listener is
+/// MPTCP (switched at `listen()`), an MPTCP client gets MPTCP and a plain one TCP, and rclone's
+/// own outgoing connection stays TCP; in `connect`, the listener stays TCP and rclone's outgoing
+/// connection is MPTCP (to an MPTCP server). Each scenario first without the launcher.
+#[test]
+fn debian_go_1_19_follows_the_listen_and_connect_modes_through_the_supervisor() {
+    let script = r#"
+export RCLONE_CONFIG="$WORK/rclone.conf"
+: >"$RCLONE_CONFIG"
+mkdir "$WORK/files"
+payload "$WORK/files/blob" 200000
+fact sent "$(sha "$WORK/files/blob")"
+run() { if [ "$MODE" = none ]; then "$@"; else W -m "$MODE" "$@"; fi; }
+syn() { counter MPTcpExtMPCapableSYNRX; }
+# A Go server in the mode under test, an MPTCP client (the library, -m on) and a plain one.
+run rclone serve http "$WORK/files" --addr 127.0.0.1:8096 2>"$WORK/server.err" &
+wait_listen 8096
+fact listeners "$(mptcp_listeners 8096)"
+before=$(syn)
+W -m on curl -sS http://127.0.0.1:8096/blob >"$WORK/mptcp_client"
+fact mptcp_client "$(sha "$WORK/mptcp_client") $(($(syn) - before))"
+before=$(syn)
+curl -sS http://127.0.0.1:8096/blob >"$WORK/tcp_client"
+fact tcp_client "$(sha "$WORK/tcp_client") $(($(syn) - before))"
+# The Go client in the mode under test, to an MPTCP server (Python under the library).
+W -m on python3 -m http.server 8097 --bind 127.0.0.1 --directory "$WORK/files" >/dev/null 2>&1 &
+wait_listen 8097
+before=$(syn)
+run rclone cat --http-url http://127.0.0.1:8097 :http:blob >"$WORK/go_client" 2>"$WORK/client.err"
+fact go_client "$(sha "$WORK/go_client") $(($(syn) - before))"
+"#;
+    let run = |mode: &str| {
+        let run = in_netns(script, &[("MODE", mode)]);
+        run.assert_success();
+        run
+    };
+    // Each client's bytes intact, and whether the server saw MPTCP handshakes.
+    let check = |run: &common::Run, client: &str, mptcp: bool| {
+        let fact = run.fact(client);
+        let (hash, handshakes) = fact.split_once(' ').expect("hash and count");
+        assert_eq!(hash, run.fact("sent"), "{client}\n{run}");
+        let handshakes: u64 = handshakes.parse().expect("count");
+        assert_eq!(
+            handshakes >= 1,
+            mptcp,
+            "{client}: {handshakes} MPTCP handshakes\n{run}"
+        );
+    };
+    let without = run("none");
+    without.expect("listeners", "0");
+    for client in ["mptcp_client", "tcp_client", "go_client"] {
+        check(&without, client, false);
+    }
+    let listen = run("listen");
+    assert_ne!(listen.fact("listeners"), "0", "{listen}");
+    check(&listen, "mptcp_client", true);
+    check(&listen, "tcp_client", false);
+    check(&listen, "go_client", false);
+    let connect = run("connect");
+    connect.expect("listeners", "0");
+    check(&connect, "mptcp_client", false);
+    check(&connect, "tcp_client", false);
+    check(&connect, "go_client", true);
+}

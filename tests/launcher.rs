@@ -291,7 +291,7 @@ for unit in go@8080 static mixed; do
 	fact "$unit.dropin" "$(ls "$root/etc/systemd/system/$unit.service.d" 2>/dev/null || true)"
 done
 W enable go@8080 -m listen --root "$root" >/dev/null 2>"$WORK/listen.err" || fact listen.status "$?"
-fact listen.err "$(cat "$WORK/listen.err")"
+fact listen.err "$(tr '\n' '|' <"$WORK/listen.err")"
 W enable go@8080 -m off --root "$root" >/dev/null 2>&1 && fact off.status 0
 # The drop-in the refusal names, as a user would write it, read by systemd.
 mkdir -p "$root/etc/systemd/system/go@8080.service.d"
@@ -338,8 +338,8 @@ fact verify "$(SYSTEMD_UNIT_PATH="$root/etc/systemd/system:$units:" \
     run.expect("listen.status", "1");
     assert!(
         run.fact("listen.err")
-            .contains("in mode listen or connect nothing else does either: -m on serves it"),
-        "{run}"
+            .contains(&format!("ExecStart=-{launcher} run -m listen -- hey")),
+        "the supervisor serves the listen mode too: {run}"
     );
     run.expect("off.status", "0");
 }

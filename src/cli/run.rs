@@ -187,8 +187,7 @@ fn check(path: &Path) -> Result<PathBuf, (&'static str, i32)> {
 
 /// Whether to run the program under the seccomp supervisor: always with `--seccomp` (refused
 /// later, clearly, for the listen/connect modes), and for programs neither the library nor
-/// `GODEBUG` reach (static, musl, Go before 1.21), in the modes the supervisor serves
-/// (listen/connect keep a warning).
+/// `GODEBUG` reach (static, musl, Go before 1.21; before 1.24 in `listen` and `connect`).
 ///
 /// Never for a setuid/setgid or file-capability program run by another user than root: the filter
 /// needs `no_new_privs`, under which it would silently run without its privileges (asked for
@@ -210,6 +209,7 @@ fn supervision(
         }
         config.mode
     });
+    let unreachable = program_kind.needs_supervisor_in(mode);
     let wanted = options.seccomp || (unreachable && crate::seccomp::unsupported(mode).is_none());
     if !wanted || mode == Mode::Off {
         return Ok(None);

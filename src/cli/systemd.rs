@@ -226,7 +226,7 @@ fn refuse_unreached_programs(unit: &str, options: &Options) -> Result<(), Failur
         }
         return Ok(());
     }
-    let way = if matches!(mode, Mode::On | Mode::Force) && !prefixes.contains('@') {
+    let way = if !prefixes.contains('@') {
         let launcher = std::env::current_exe()
             .map_or_else(|_| prog().to_string(), |path| path.display().to_string());
         // As written in the unit (its specifiers and quoting mean the same in the user's drop-in).
@@ -237,10 +237,6 @@ fn refuse_unreached_programs(unit: &str, options: &Options) -> Result<(), Failur
              ExecStart={prefixes}{launcher} run -m {} -- {arguments}",
             crate::mode::setting_name(mode, options.advisory)
         )
-    } else if matches!(mode, Mode::Listen | Mode::Connect) {
-        "and in mode listen or connect nothing else does either: -m on serves it through the \
-         seccomp supervisor"
-            .to_string()
     } else {
         format!("the seccomp supervisor does, when the unit starts {program} through the launcher")
     };

@@ -43,6 +43,19 @@ impl Program {
             Program::Dynamic | Program::NotElf => false,
         }
     }
+
+    /// The same in `mode`: in `listen` and `connect`, a Go program also needs the supervisor
+    /// before Go 1.24 (`GODEBUG`'s listen and connect values); in `off`, nothing does.
+    pub fn needs_supervisor_in(self, mode: crate::config::Mode) -> bool {
+        use crate::config::Mode;
+        match (self, mode) {
+            (_, Mode::Off) => false,
+            (Program::Go(release), Mode::Listen | Mode::Connect) => {
+                !release.follows_godebug_directions()
+            }
+            _ => self.needs_supervisor(),
+        }
+    }
 }
 
 /// The Go release that built a program, as its build info says.
@@ -451,6 +464,13 @@ mod tests {
         assert!(!Program::Go(GoRelease::Minor(21)).needs_supervisor());
         assert!(Program::Static.needs_supervisor() && Program::Musl.needs_supervisor());
         assert!(!Program::Dynamic.needs_supervisor() && !Program::NotElf.needs_supervisor());
+        use crate::config::Mode;
+        let go = |minor| Program::Go(GoRelease::Minor(minor));
+        assert!(go(22).needs_supervisor_in(Mode::Listen));
+        assert!(!go(22).needs_supervisor_in(Mode::On));
+        assert!(!go(24).needs_supervisor_in(Mode::Connect));
+        assert!(!Program::Static.needs_supervisor_in(Mode::Off));
+        assert!(Program::Musl.needs_supervisor_in(Mode::Connect));
     }
 
     /// A 64-bit little-endian ELF file with the given interpreter and sections (name, type,

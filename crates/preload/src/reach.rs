@@ -8,7 +8,8 @@
 //!
 //! The rule follows the environment the new program gets, as a dynamic program's reach does:
 //! only when it still names this library in `LD_PRELOAD` (so `env -i` leaves the program alone)
-//! and its mode is one the supervisor serves (`on`, `force`). Never in secure-execution mode (a
+//! and its mode is not `off` (in `listen` and `connect`, a Go program before 1.24 is handed over
+//! too: its `GODEBUG` has no such values). Never in secure-execution mode (a
 //! setuid program picks nothing a user chose). When anything is missing — the helper, a readable
 //! file, room for the arguments — or the helper's exec fails, the program's own call runs as it
 //! would without us; the log says why. Only `exec` pays for this: a program's header is read
@@ -77,13 +78,13 @@ pub unsafe fn hand_over(
     // SAFETY: the caller's contract.
     let environment = unsafe { Environment::of(envp) };
     let config = Config::from_lookup(|name| environment.get(name.to_bytes()), false);
-    if !matches!(config.mode, Mode::On | Mode::Force) || !environment.preloads_us() {
+    if config.mode == Mode::Off || !environment.preloads_us() {
         return None;
     }
     // SAFETY: the caller's contract.
     let path = unsafe { CStr::from_ptr(file) };
     let kind = sys::keeping_errno(|| inspect(path))?;
-    if !kind.needs_supervisor() {
+    if !kind.needs_supervisor_in(config.mode) {
         return None;
     }
     // Only now, with something to log: the set-up reads this process's own settings (the log

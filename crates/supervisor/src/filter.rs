@@ -26,6 +26,8 @@ pub const NATIVE_ARCH: u32 = 0xC000_00B7; // AUDIT_ARCH_AARCH64: EM_AARCH64 | 64
 pub const SYS_SOCKET: u32 = libc::SYS_socket as u32;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 pub const SYS_SETSOCKOPT: u32 = libc::SYS_setsockopt as u32;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub const SYS_LISTEN: u32 = libc::SYS_listen as u32;
 
 /// The calls of the native ABI that change a task's credentials, program or network namespace.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
@@ -141,7 +143,7 @@ enum Step {
 
 /// The filter, in the order the kernel runs it: the native ABI's identity calls, its `socket()`
 /// and `setsockopt()` checks, the compat ABI's identity calls, then the two verdicts.
-fn steps(options: &[(c_int, c_int)]) -> Vec<Step> {
+fn steps(options: &[(c_int, c_int)], listen: bool) -> Vec<Step> {
     use Step::*;
     use Target::*;
     let socket_checks = [
@@ -175,14 +177,23 @@ fn steps(options: &[(c_int, c_int)]) -> Vec<Step> {
     let native_identity = any_of(&native_identity);
     let compat_identity = any_of(&COMPAT_IDENTITY_CALLS);
     let option_checks = option_checks(options);
-    // The setsockopt() jump, when there are options to ask about.
+    // The setsockopt() jump, when there are options to ask about; the listen() one, when a
+    // direction mode decides there.
     let option_jump = usize::from(!option_checks.is_empty());
+    let listen_jump = usize::from(listen);
     let mut steps = vec![Load(OFFSET_ARCH)];
     // Past the native sections to the compat one: load, the jumps, mask, the list, the checks.
-    let native_length =
-        3 + option_jump + native_identity.len() + socket_checks.len() + option_checks.len();
+    let native_length = 3
+        + listen_jump
+        + option_jump
+        + native_identity.len()
+        + socket_checks.len()
+        + option_checks.len();
     steps.push(JumpIfEqual(NATIVE_ARCH_OR_NONE, Next, Skip(native_length)));
     steps.push(Load(OFFSET_NR));
+    if listen {
+        steps.push(JumpIfEqual(SYS_LISTEN_OR_NONE, Notify, Next));
+    }
     // The socket call goes past the setsockopt jump, the mask and the identity list.
     steps.push(JumpIfEqual(
         SYS_SOCKET_OR_NONE,
@@ -263,6 +274,10 @@ const SYS_SETSOCKOPT_OR_NONE: u32 = SYS_SETSOCKOPT;
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 const SYS_SETSOCKOPT_OR_NONE: u32 = u32::MAX - 1;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+const SYS_LISTEN_OR_NONE: u32 = SYS_LISTEN;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const SYS_LISTEN_OR_NONE: u32 = u32::MAX - 2;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 const NATIVE_IDENTITY_CALLS: [u32; 13] = IDENTITY_CALLS;
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 const NATIVE_IDENTITY_CALLS: [u32; 0] = [];
@@ -274,6 +289,8 @@ pub enum Kind {
     Socket,
     /// The native `setsockopt()` of an option MPTCP refuses.
     Setsockopt,
+    /// The native `listen()` (in the `listen` and `connect` modes).
+    Listen,
     /// A call that changes who a task is.
     Identity,
 }
@@ -286,15 +303,18 @@ pub fn kind(arch: u32, number: c_int) -> Kind {
         Kind::Socket
     } else if number as u32 == SYS_SETSOCKOPT_OR_NONE {
         Kind::Setsockopt
+    } else if number as u32 == SYS_LISTEN_OR_NONE {
+        Kind::Listen
     } else {
         Kind::Identity
     }
 }
 
 /// The filter as the kernel wants it, every jump resolved to a relative offset; `options` are
-/// the `(level, name)` pairs whose `setsockopt()` it notifies.
-pub fn program(options: &[(c_int, c_int)]) -> Vec<sock_filter> {
-    let steps = steps(options);
+/// the `(level, name)` pairs whose `setsockopt()` it notifies, and with `listen` it notifies
+/// every native `listen()`.
+pub fn program(options: &[(c_int, c_int)], listen: bool) -> Vec<sock_filter> {
+    let steps = steps(options, listen);
     let notify_at = steps.len() - 2;
     let allow_at = steps.len() - 1;
     let offset = |from: usize, to: Target| -> u8 {
@@ -456,16 +476,22 @@ mod tests {
         let setsockopt = u64::from(SYS_SETSOCKOPT);
         let ttl = [3, libc::IPPROTO_IP as u64, libc::IP_TTL as u64];
         assert_eq!(
-            run(&program(&[]), &call(NATIVE_ARCH, setsockopt, ttl)),
+            run(&program(&[], false), &call(NATIVE_ARCH, setsockopt, ttl)),
             ALLOW
         );
+        // listen() only when asked for, in the native ABI.
+        let listen = u64::from(SYS_LISTEN);
+        let listen_call = |arch| call(arch, listen, [3, 4, 0]);
+        assert_eq!(run(&program(&[], false), &listen_call(NATIVE_ARCH)), ALLOW);
+        assert_eq!(run(&program(&[], true), &listen_call(NATIVE_ARCH)), NOTIFY);
+        assert_eq!(run(&program(&[], true), &listen_call(COMPAT_ARCH)), ALLOW);
         let options = [
             (libc::IPPROTO_IP, libc::IP_TTL),
             (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT),
             (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS),
             (libc::IPPROTO_TCP, libc::TCP_SYNCNT),
         ];
-        let with_options = program(&options);
+        let with_options = program(&options, false);
         let option_table: &[([u64; 3], u32)] = &[
             (ttl, NOTIFY),
             ([3, 6, libc::TCP_USER_TIMEOUT as u64], NOTIFY),
@@ -492,7 +518,12 @@ mod tests {
                 ALLOW
             );
         }
-        for program in [program(&[]), with_options] {
+        for program in [
+            program(&[], false),
+            program(&[], true),
+            program(&options, true),
+            with_options,
+        ] {
             for (arch, nr, args, verdict) in &table {
                 assert_eq!(
                     run(&program, &call(*arch, *nr, *args)),

@@ -13,8 +13,8 @@
 //! they spawn), never in a host's; so it is std code, with the rules of mptcpize-core (`config`,
 //! `policy`, `fallback`), the log lines of mptcpize-logger and its own few system calls
 //! ([`sys`]). It never depends on the preload crate, whose exported `socket` hook would
-//! interpose its calls. `listen`/`connect` modes are refused here: deciding at `listen()` would need the switch
-//! rules applied from outside the process.
+//! interpose its calls. In the `listen` and `connect` modes the filter also notifies `listen()`,
+//! where the supervisor switches the socket it made ([`switch`]), as the preload does.
 
 pub mod caller;
 pub mod filter;
@@ -53,18 +53,12 @@ pub struct Options {
     pub debug: bool,
 }
 
-/// Why a program cannot run under the supervisor; say it and do not run.
-pub fn unsupported(mode: Mode) -> Option<&'static str> {
+/// Why a program cannot run under the supervisor in `mode`; say it and do not run.
+pub fn unsupported(_mode: Mode) -> Option<&'static str> {
     if !filter::SUPPORTED {
         return Some("seccomp supervision is built for x86_64 and aarch64 only");
     }
-    match mode {
-        Mode::Listen | Mode::Connect => Some(
-            "modes listen and connect decide at listen(), which the seccomp supervisor does not \
-             see: use on, off or force with --seccomp",
-        ),
-        Mode::Off | Mode::On | Mode::Force => None,
-    }
+    None
 }
 
 /// Why the program did not run.

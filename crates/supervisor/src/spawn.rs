@@ -84,7 +84,8 @@ pub fn start(mode: Mode, log: Config) -> Result<Started, NotStarted> {
     expect(&launcher_end, ALIVE).map_err(before)?;
     // A filter that is not installed changes nothing (EBUSY: this process is supervised already,
     // by a filter of its own ancestors, which keeps serving it).
-    let program = super::filter::program(&super::refused::this_kernel());
+    let directions = matches!(mode, Mode::Listen | Mode::Connect);
+    let program = super::filter::program(&super::refused::this_kernel(), directions);
     let installed = listener::install(&program).map_err(before)?;
     // From here on this process is filtered: a failure leaves it unable to make TCP sockets
     // (ENOSYS without a listener), so the caller must not exec the program after one.

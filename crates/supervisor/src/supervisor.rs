@@ -101,6 +101,9 @@ impl Supervisor {
         if call.kind == Kind::Setsockopt {
             return self.option_refused(call);
         }
+        if call.kind == Kind::Listen {
+            return self.listening(call);
+        }
         if call.kind == Kind::Identity {
             // The caller is about to change its credentials or program: forget every identity
             // read so far, then let the call run.
@@ -111,12 +114,15 @@ impl Supervisor {
             self.tasks.clear();
             return self.listener.answer_continue(call.id);
         }
-        let strict = match policy::decide(self.mode, call.domain, call.ty, call.protocol) {
-            Decision::Rewrite => false,
-            Decision::RewriteStrict => true,
+        let decision = policy::decide(self.mode, call.domain, call.ty, call.protocol);
+        let (strict, protocol) = match decision {
+            Decision::Rewrite => (false, libc::IPPROTO_MPTCP),
+            Decision::RewriteStrict => (true, libc::IPPROTO_MPTCP),
+            // listen mode: a TCP socket made here, so that listen() may switch it to MPTCP.
+            Decision::Defer => (false, libc::IPPROTO_TCP),
             // The filter asks only about calls the preload rewrites; anything else is the
             // caller's own call.
-            Decision::Defer | Decision::PassThrough(_) => {
+            Decision::PassThrough(_) => {
                 return self.listener.answer_continue(call.id);
             }
         };
@@ -139,6 +145,7 @@ impl Supervisor {
         };
         let namespace = known.namespace;
         if !strict
+            && protocol == libc::IPPROTO_MPTCP
             && !self
                 .availability(namespace)
                 .should_try(call.domain, sys::monotonic_ms)
@@ -151,7 +158,7 @@ impl Supervisor {
             return self.not_mptcp(&call, strict, libc::EPERM, why);
         }
         let made = if known.same_credentials {
-            let make = || caller::mptcp_socket(call.domain, call.ty);
+            let make = || caller::stream_socket(call.domain, call.ty, protocol);
             match self.home.visit(call.tid, namespace, make)? {
                 Ok(made) => made,
                 Err(error) => {
@@ -166,7 +173,7 @@ impl Supervisor {
                            take them on (not root)";
                 return self.not_mptcp(&call, strict, libc::EPERM, why);
             };
-            let request = (call.domain, call.ty, libc::IPPROTO_MPTCP);
+            let request = (call.domain, call.ty, protocol);
             let asked = workers.socket(call.tid, namespace, &known.credentials, request);
             match asked {
                 Ok(made) => made,
@@ -179,7 +186,7 @@ impl Supervisor {
         let socket = match made {
             Ok(socket) => socket,
             Err(errno) => {
-                if !strict {
+                if !strict && protocol == libc::IPPROTO_MPTCP {
                     let now = sys::monotonic_ms();
                     self.availability(namespace).record(
                         call.domain,
@@ -197,7 +204,12 @@ impl Supervisor {
             cloexec,
         ) {
             Ok(fd) => {
-                debug!("{} -> MPTCP fd {fd}", describe(&call));
+                let made = if protocol == libc::IPPROTO_MPTCP {
+                    "MPTCP"
+                } else {
+                    "TCP until listen()"
+                };
+                debug!("{} -> {made} fd {fd}", describe(&call));
                 self.made.remember(&socket);
                 Ok(())
             }
@@ -236,6 +248,36 @@ impl Supervisor {
             debug!("{what}: MPTCP refuses it; not switched: the caller's cgroup is not ours");
             return self.listener.answer_continue(call.id);
         }
+        self.switch(&call, fd, libc::IPPROTO_TCP, &known, &what);
+        self.listener.answer_continue(call.id)
+    }
+
+    /// `listen(fd)` in a direction mode: in `listen`, a TCP socket made here becomes MPTCP; in
+    /// `connect`, an MPTCP one becomes TCP ([`switch`], the preload's rules). Then it runs.
+    fn listening(&mut self, call: Notification) -> io::Result<()> {
+        let fd = call.domain;
+        let what = format!("pid {}: listen(fd {fd})", call.tid);
+        let protocol = match self.mode {
+            Mode::Listen => libc::IPPROTO_MPTCP,
+            Mode::Connect => libc::IPPROTO_TCP,
+            _ => return self.listener.answer_continue(call.id),
+        };
+        let known = match self.known(&call) {
+            Ok(Some(known)) => known,
+            Ok(None) => return Ok(()),
+            Err(_) => return self.listener.answer_continue(call.id),
+        };
+        if !known.same_cgroup {
+            debug!("{what}: not switched: the caller's cgroup is not ours");
+            return self.listener.answer_continue(call.id);
+        }
+        self.switch(&call, fd, protocol, &known, &what);
+        self.listener.answer_continue(call.id)
+    }
+
+    /// Switches the caller's `fd` to `protocol`, the new socket made where the caller's own
+    /// would be; says what happened in the log.
+    fn switch(&mut self, call: &Notification, fd: i32, protocol: i32, known: &Known, what: &str) {
         let (home, workers, made) = (&self.home, &mut self.workers, &mut self.made);
         let make = |domain, protocol| -> io::Result<std::os::fd::OwnedFd> {
             let ty = libc::SOCK_STREAM;
@@ -251,13 +293,15 @@ impl Supervisor {
             };
             made.map_err(io::Error::from_raw_os_error)
         };
-        match switch::to_tcp(&self.listener, call.id, call.tid, fd, made, make) {
-            Ok(()) => {
-                debug!("{what}: MPTCP refuses it before the socket starts: fd {fd} is now TCP")
-            }
+        let name = if protocol == libc::IPPROTO_TCP {
+            "TCP"
+        } else {
+            "MPTCP"
+        };
+        match switch::to(protocol, &self.listener, call.id, call.tid, fd, made, make) {
+            Ok(()) => debug!("{what}: fd {fd} is now {name}"),
             Err(reason) => debug!("{what}: as it is ({reason})"),
         }
-        self.listener.answer_continue(call.id)
     }
 
     /// The caller's network namespace and whether its credentials and cgroup are the

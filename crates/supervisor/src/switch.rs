@@ -1,16 +1,19 @@
-//! The supervisor's switch: an MPTCP socket it made for a caller becomes TCP behind the same
-//! number when the caller sets an option this kernel's MPTCP refuses before the socket started
-//! (Go's `Dialer.Control` setting `IP_TTL`), as the preload's switch does inside a process.
+//! The supervisor's switch: a socket it made for a caller becomes one of the other protocol
+//! behind the same number, as the preload's switch does inside a process: MPTCP to TCP when the
+//! caller sets an option this kernel's MPTCP refuses before the socket started (Go's
+//! `Dialer.Control` setting `IP_TTL`), or at `listen()` in the direction modes (TCP to MPTCP in
+//! `listen`, MPTCP to TCP in `connect`).
 //!
 //! The same rule: **a switch happens only when it is invisible**; if any check fails the socket
 //! stays as it is and the caller's own call gets the kernel's answer. In order:
 //! 1. **Ours**: the socket behind the number ([`crate::remote`]: a copy by `pidfd_getfd`) is one
-//!    the supervisor made (its inode is remembered), still MPTCP.
+//!    the supervisor made (its inode is remembered), still of the protocol it is switched from.
 //! 2. **Never started**: `TCP_CLOSE`, not listening, no peer.
 //! 3. **Held nowhere else** the supervisor can see: no other number of the process, no
 //!    descendant, no epoll registration.
 //! 4. **Everything carried**: each option of mptcpize-core's `options::CARRIED` that differs
-//!    from a fresh MPTCP socket's, set on the new one and read back; owner and signal; status
+//!    from a fresh socket's of the old protocol, set on the new one and read back (an option
+//!    MPTCP refuses keeps a socket TCP); owner and signal; status
 //!    flags; the bound address (both hold it for a moment, with `SO_REUSEADDR`, put back after).
 //!    The new socket and the fresh one are made where the caller's would be (its network
 //!    namespace, its credentials).
@@ -45,7 +48,7 @@ const REMEMBERED_SOCKETS: usize = 1 << 16;
 /// Why a socket was not switched.
 #[derive(Debug)]
 pub enum NotSwitched {
-    /// Not a socket the supervisor made, or no longer MPTCP.
+    /// Not a socket the supervisor made, or not of the protocol switched from.
     NotOurs,
     /// It has connected, listens, or has a peer.
     Started,
@@ -68,7 +71,9 @@ impl From<io::Error> for NotSwitched {
 impl fmt::Display for NotSwitched {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            NotSwitched::NotOurs => f.write_str("not an MPTCP socket the supervisor made"),
+            NotSwitched::NotOurs => {
+                f.write_str("not a socket the supervisor made, of the protocol switched from")
+            }
             NotSwitched::Started => f.write_str("it has connected or listens"),
             NotSwitched::Shared(where_) => write!(f, "it is held elsewhere too ({where_})"),
             NotSwitched::Option(name) => write!(f, "{name} cannot be carried"),
@@ -93,11 +98,12 @@ impl Made {
     }
 }
 
-/// Replaces the MPTCP socket behind `fd` in the process of thread `tid` with a TCP one, while
-/// notification `id` (a call on that number) waits. `make(protocol)` makes a socket of the
-/// caller's family and type where the caller's own would be made. On `Ok` the caller's call
-/// must be let run (`CONTINUE`).
-pub fn to_tcp(
+/// Replaces the socket behind `fd` in the process of thread `tid` with one of `protocol` (TCP or
+/// MPTCP; the old one must be of the other), while notification `id` (a call on that number)
+/// waits. `make(domain, protocol)` makes a socket where the caller's own would be made. On `Ok`
+/// the caller's call must be let run (`CONTINUE`).
+pub fn to(
+    protocol: libc::c_int,
     listener: &Listener,
     id: u64,
     tid: u32,
@@ -105,6 +111,11 @@ pub fn to_tcp(
     made: &mut Made,
     mut make: impl FnMut(libc::c_int, libc::c_int) -> io::Result<OwnedFd>,
 ) -> Result<(), NotSwitched> {
+    let from = if protocol == libc::IPPROTO_TCP {
+        libc::IPPROTO_MPTCP
+    } else {
+        libc::IPPROTO_TCP
+    };
     let process = Process::of_thread(tid)?;
     let old = process.copy(fd)?;
     // What was read belongs to the caller only while its call waits.
@@ -112,9 +123,7 @@ pub fn to_tcp(
         return Err(NotSwitched::Changed);
     }
     let inode = remote::inode(&old)?;
-    if !made.0.contains(&inode)
-        || int_option(&old, libc::SOL_SOCKET, libc::SO_PROTOCOL)? != libc::IPPROTO_MPTCP
-    {
+    if !made.0.contains(&inode) || int_option(&old, libc::SOL_SOCKET, libc::SO_PROTOCOL)? != from {
         return Err(NotSwitched::NotOurs);
     }
     if !never_started(&old)? {
@@ -124,7 +133,7 @@ pub fn to_tcp(
         return Err(NotSwitched::Shared(holder));
     }
     let domain = int_option(&old, libc::SOL_SOCKET, libc::SO_DOMAIN)?;
-    let new = build(&old, domain, &mut make)?;
+    let new = build(&old, domain, from, protocol, &mut make)?;
     let cloexec = process.close_on_exec(fd)?;
     // The number must still hold the socket checked above.
     let again = process.copy(fd)?;
@@ -134,6 +143,7 @@ pub fn to_tcp(
     drop(again);
     listener.replace_fd(id, new.as_raw_fd(), fd, cloexec)?;
     made.0.remove(&inode);
+    made.remember(&new);
     Ok(())
 }
 
@@ -155,15 +165,17 @@ fn never_started(socket: &OwnedFd) -> io::Result<bool> {
     Ok(!connected)
 }
 
-/// The new TCP socket, with everything of `old` carried.
+/// The new socket of `protocol`, with everything of `old` (of protocol `from`) carried.
 fn build(
     old: &OwnedFd,
     domain: libc::c_int,
+    from: libc::c_int,
+    protocol: libc::c_int,
     make: &mut impl FnMut(libc::c_int, libc::c_int) -> io::Result<OwnedFd>,
 ) -> Result<OwnedFd, NotSwitched> {
     let inet6 = domain == libc::AF_INET6;
-    let reference = make(domain, libc::IPPROTO_MPTCP)?;
-    let new = make(domain, libc::IPPROTO_TCP)?;
+    let reference = make(domain, from)?;
+    let new = make(domain, protocol)?;
     for option in CARRIED.iter().filter(|o| level_applies(inet6, o.level)) {
         carry(option, old, &reference, &new)?;
     }
