@@ -226,7 +226,7 @@ exec_row() {
 echo
 echo "| sh -c 'exec PROGRAM' ($ROUNDS rounds × $LAUNCH_RUNS runs, alternated, medians) | without the library | sh preloaded | added |"
 echo "|---|---|---|---|"
-exec_row "/bin/true (the preload reaches it: its headers are read, 4 reads)" reached
+exec_row "/bin/true (the preload reaches it: its headers are read)" reached
 exec_row "busybox true (static: handed to the seccomp supervisor)" static
 
 # Multipath throughput: two namespaces joined by two veth paths, each shaped to 50 Mbit/s, the

@@ -4,6 +4,7 @@
 use crate::mode::Mode;
 pub use mptcpize_core::program::{GoRelease, Program};
 use std::fs::File;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -16,12 +17,22 @@ impl mptcpize_core::program::ReadAt for Reader {
     }
 }
 
-/// Inspects the program at `path` (unreadable: [`Program::NotElf`]).
+/// Inspects the program at `path` (unreadable: [`Program::NotElf`]); a script is what its `#!`
+/// interpreter is (one level, as the library sees it at `exec`).
 pub fn inspect(path: &Path) -> Program {
-    match File::open(path) {
-        Ok(file) => mptcpize_core::program::inspect(&mut Reader(file)),
-        Err(_) => Program::NotElf,
+    let Ok(file) = File::open(path) else {
+        return Program::NotElf;
+    };
+    let mut start = [0u8; mptcpize_core::program::SCRIPT_LINE_BYTES];
+    let length = file.read_at(&mut start, 0).unwrap_or(0);
+    if let Some(interpreter) = mptcpize_core::program::script_interpreter(&start[..length]) {
+        let interpreter = Path::new(std::ffi::OsStr::from_bytes(interpreter));
+        return match File::open(interpreter) {
+            Ok(file) => mptcpize_core::program::inspect(&mut Reader(file)),
+            Err(_) => Program::NotElf,
+        };
     }
+    mptcpize_core::program::inspect(&mut Reader(file))
 }
 
 /// What the launcher says about a program.

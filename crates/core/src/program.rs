@@ -8,7 +8,8 @@
 //! it allocates nothing and reads through [`ReadAt`]: the ELF header, the program headers, the
 //! section headers and their name table in one read each when they fit the buffers here (one read
 //! per item when they do not), and the first bytes of Go's build-info section. A typical program
-//! costs four reads (five for Go), whatever its size.
+//! costs four reads (five for Go), whatever its size. A script's `#!` line names the program
+//! that really runs ([`script_interpreter`]), which callers inspect instead.
 
 use core::fmt;
 
@@ -87,6 +88,22 @@ impl fmt::Display for GoRelease {
             GoRelease::Unknown => f.write_str("Go (release unknown, before 1.18)"),
         }
     }
+}
+
+/// The longest `#!` line the kernel reads (`BINPRM_BUF_SIZE`).
+pub const SCRIPT_LINE_BYTES: usize = 256;
+
+/// The interpreter a script names on its `#!` line, from the file's first bytes (`start`, up to
+/// [`SCRIPT_LINE_BYTES`]): what the kernel runs for it, and so what must be reached. `None`
+/// when `start` is not such a script.
+pub fn script_interpreter(start: &[u8]) -> Option<&[u8]> {
+    let line = start.strip_prefix(b"#!")?;
+    let line = line.split(|&b| b == b'\n').next()?;
+    let path = line
+        .split(|&b| b == b' ' || b == b'\t')
+        .find(|word| !word.is_empty())?;
+    // A line longer than the buffer was cut: the kernel would refuse it too (ENOEXEC).
+    (start.len() < SCRIPT_LINE_BYTES || start.contains(&b'\n')).then_some(path)
 }
 
 /// `PT_INTERP`, `SHT_NOBITS`.
@@ -560,6 +577,27 @@ mod tests {
         // A name that only starts like it.
         let longer: (&[u8], u32, &[u8]) = (b".go.buildinfo.x", 1, &info);
         assert_eq!(kind_of(&elf64(glibc, &[longer])), Program::Dynamic);
+    }
+
+    #[test]
+    fn a_script_names_its_interpreter() {
+        assert_eq!(
+            script_interpreter(b"#!/bin/sh\necho"),
+            Some(&b"/bin/sh"[..])
+        );
+        assert_eq!(
+            script_interpreter(b"#! /bin/busybox sh -e\n"),
+            Some(&b"/bin/busybox"[..])
+        );
+        assert_eq!(
+            script_interpreter(b"#!\t/usr/bin/env python3"),
+            Some(&b"/usr/bin/env"[..])
+        );
+        assert_eq!(script_interpreter(b"#!\n"), None);
+        assert_eq!(script_interpreter(b"\x7fELF"), None);
+        assert_eq!(script_interpreter(b"echo hi"), None);
+        let long = [b"#!/".as_slice(), &[b'x'; SCRIPT_LINE_BYTES]].concat();
+        assert_eq!(script_interpreter(&long[..SCRIPT_LINE_BYTES]), None);
     }
 
     #[test]

@@ -12,8 +12,9 @@
 //! too: its `GODEBUG` has no such values). Never in secure-execution mode (a
 //! setuid program picks nothing a user chose). When anything is missing — the helper, a readable
 //! file, room for the arguments — or the helper's exec fails, the program's own call runs as it
-//! would without us; the log says why. Only `exec` pays for this: a program's header is read
-//! (four reads, five for Go), and nothing is allocated (paths and the argument vector are built on the stack,
+//! would without us; the log says why. A script is what its `#!` interpreter is (a busybox `sh`
+//! script is handed over). Only `exec` pays for this: a program's headers are read (five reads,
+//! six for Go; a script's interpreter's too), and nothing is allocated (paths and the argument vector are built on the stack,
 //! which is also safe in a `vfork()` child).
 
 use crate::logging::info;
@@ -139,20 +140,62 @@ pub unsafe fn hand_over(
 }
 
 /// The kind of program at `path` (`None` when it cannot be opened).
+/// A script is what its `#!` interpreter is (one level: the kernel's own limit is 4, and an
+/// interpreter that is itself a script is rare).
 fn inspect(path: &CStr) -> Option<Program> {
+    let mut start = [0u8; program::SCRIPT_LINE_BYTES];
+    let kind = with_file(path, |file| {
+        let length = file.read_some_at(0, &mut start);
+        let interpreter = start.get(..length).and_then(program::script_interpreter);
+        match interpreter {
+            None => Some(program::inspect(file)),
+            Some(_) => None,
+        }
+    })?;
+    if let Some(kind) = kind {
+        return Some(kind);
+    }
+    let interpreter = program::script_interpreter(&start)?;
+    let mut path = [0u8; PATH_BYTES];
+    let (name, nul) = path.split_at_mut_checked(interpreter.len())?;
+    name.copy_from_slice(interpreter);
+    *nul.first_mut()? = 0;
+    let interpreter = CStr::from_bytes_until_nul(&path).ok()?;
+    with_file(interpreter, |file| Some(program::inspect(file)))?
+}
+
+/// Runs `read` on the file at `path`, opened for it alone.
+fn with_file<T>(path: &CStr, read: impl FnOnce(&mut File) -> T) -> Option<T> {
     // SAFETY: a NUL-terminated path; the descriptor is ours until closed below.
     let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
     if fd < 0 {
         return None;
     }
-    let kind = program::inspect(&mut File(fd));
+    let result = read(&mut File(fd));
     // SAFETY: closing the descriptor opened above (through the next `close`: not a socket).
     unsafe { sys::raw_close(fd) };
-    Some(kind)
+    Some(result)
 }
 
 /// A descriptor read at offsets.
 struct File(libc::c_int);
+
+impl File {
+    /// Up to `buffer.len()` bytes from `offset`: how many were read (0 on an error).
+    fn read_some_at(&mut self, offset: libc::off_t, buffer: &mut [u8]) -> usize {
+        loop {
+            // SAFETY: `buffer` is writable for its length.
+            let read =
+                unsafe { libc::pread(self.0, buffer.as_mut_ptr().cast(), buffer.len(), offset) };
+            if read >= 0 {
+                return read as usize;
+            }
+            if sys::errno() != libc::EINTR {
+                return 0;
+            }
+        }
+    }
+}
 
 impl ReadAt for File {
     fn read_exact_at(&mut self, offset: u64, buffer: &mut [u8]) -> Option<()> {
