@@ -107,3 +107,30 @@ fn programs_the_preload_cannot_reach_get_mptcp_when_a_reached_program_starts_the
         "{with}"
     );
 }
+
+/// A program handed over at `exec` gets the supervisor's promises, not only its `socket()`: the
+/// helper's own sockets are made by the system call (the library is preloaded in it too), so
+/// the options this kernel's MPTCP refuses are measured truly and `IP_TTL` before `connect()`
+/// makes the socket TCP as without the wrapper; the mode travels in the environment (`listen`:
+/// TCP until `listen()`; `connect`: MPTCP).
+#[test]
+fn a_program_handed_over_at_exec_keeps_the_supervisors_promises() {
+    let run = in_netns(
+        r#"
+gcc -O1 -static -pthread "$HELPERS/seccomp_probe.c" -o "$WORK/gs"
+fact plain "$(sh -c '"$@"' sh "$WORK/gs" ttl 8421)"
+fact handed "$(W sh -c '"$@"' sh "$WORK/gs" ttl 8422)"
+fact listen "$(W -m listen sh -c '"$1" probe' sh "$WORK/gs")"
+fact connect "$(W -m connect sh -c '"$1" probe' sh "$WORK/gs")"
+"#,
+        &[],
+    );
+    run.assert_success();
+    run.expect(
+        "plain",
+        "set=0 ttl=7 protocol=6 port=0 nonblock=0 keepalive=0 listen=0",
+    );
+    assert_eq!(run.fact("handed"), run.fact("plain"), "{run}");
+    run.expect("listen", "protocol=6");
+    run.expect("connect", "protocol=262");
+}

@@ -230,8 +230,7 @@ pub fn stream_socket(
     protocol: libc::c_int,
 ) -> Result<OwnedFd, libc::c_int> {
     let flags = (ty & libc::SOCK_NONBLOCK) | libc::SOCK_CLOEXEC;
-    // SAFETY: socket() takes integers only.
-    let fd = unsafe { libc::socket(domain, libc::SOCK_STREAM | flags, protocol) };
+    let fd = crate::sys::socket(domain, libc::SOCK_STREAM | flags, protocol);
     if fd < 0 {
         Err(io::Error::last_os_error()
             .raw_os_error()

@@ -66,8 +66,7 @@ pub fn this_kernel() -> Vec<(libc::c_int, libc::c_int)> {
 }
 
 fn socket(domain: libc::c_int, protocol: libc::c_int) -> Option<OwnedFd> {
-    // SAFETY: socket() takes integers only.
-    let fd = unsafe { libc::socket(domain, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, protocol) };
+    let fd = crate::sys::socket(domain, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, protocol);
     // SAFETY: a fresh descriptor, owned by nobody else.
     (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
 }

@@ -44,6 +44,15 @@ pub fn pid() -> i32 {
     unsafe { libc::getpid() }
 }
 
+/// `socket(domain, ty, protocol)` by the system call itself: our processes may have the library
+/// preloaded (the helper the library hands programs to inherits the program's `LD_PRELOAD`), and
+/// libc's `socket()` would then be its hook, which makes a TCP socket MPTCP. Returns the new
+/// descriptor or -1 with errno set, as `socket()` does.
+pub fn socket(domain: libc::c_int, ty: libc::c_int, protocol: libc::c_int) -> RawFd {
+    // SAFETY: the socket system call takes integers only.
+    unsafe { libc::syscall(libc::SYS_socket, domain, ty, protocol) as RawFd }
+}
+
 /// Moves the calling thread into the network namespace behind `fd` (a `/proc/PID/ns/net` file
 /// it holds open). Callers run single-threaded or mean this one thread.
 pub fn enter_network_namespace(fd: RawFd) -> io::Result<()> {
