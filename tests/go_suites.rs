@@ -4,8 +4,9 @@
 //! supervisor). Every test must end as it did without the launcher and take no more than twice
 //! its time plus a second (a test over that is measured again alone, both ways, before it
 //! fails), the namespace's MP_CAPABLE counters must show MPTCP connections, and the differences
-//! the project knows are named below with their reason; a slow one that is no longer slow
-//! fails the test too, so that the list stays true.
+//! the project knows are named below with their reason and their bound. Each of them depends
+//! on timing (whether the kernel's late error to a closed peer comes into play, loopback
+//! throughput), so one that does not show in a run is not a failure; it is printed.
 
 mod common;
 use common::{Run, built, in_netns_within};
@@ -21,8 +22,9 @@ const GOROOT: &str = "/usr/lib/go-1.19";
 enum Differs {
     /// The test ends as without, in at most this many times its time without, plus a second.
     SlowerAtMost(u32),
-    /// The test ends as without, but takes this many seconds or more.
-    TakesAtLeast(u32),
+    /// The test ends as without, in its usual time or in up to this many seconds: whether the
+    /// kernel's late error comes into play depends on timing.
+    MayTakeUpTo(u32),
     /// Either of those, or neither: it depends on timing (how much the kernel buffers before the
     /// peer's close is noticed).
     MayFail,
@@ -40,7 +42,7 @@ const KNOWN: &[(&str, &str, Differs, &str)] = &[
     (
         "net",
         "TestWritevError",
-        Differs::TakesAtLeast(50),
+        Differs::MayTakeUpTo(70),
         "writes to a peer that closed fail with EPIPE after about 61 s over MPTCP \
          (docs/limitations.md, the behaviour tables)",
     ),
@@ -54,13 +56,13 @@ const KNOWN: &[(&str, &str, Differs, &str)] = &[
     (
         "net/http",
         "TestIssue4191_InfiniteGetTimeout",
-        Differs::TakesAtLeast(50),
+        Differs::MayTakeUpTo(70),
         "the same: the client notices the closed connection after about 61 s",
     ),
     (
         "net/http",
         "TestIssue4191_InfiniteGetToPutTimeout",
-        Differs::TakesAtLeast(50),
+        Differs::MayTakeUpTo(70),
         "the same",
     ),
 ];
@@ -200,6 +202,7 @@ fn compare(package: &str, binary: &Path) {
         let in_time = *with_seconds <= 2.0 * seconds + 1.0;
         match known {
             Some((_, _, Differs::SlowerAtMost(factor), why)) => {
+                eprintln!("{name}: {seconds} s without, {with_seconds} s with ({why})");
                 if !same_end {
                     problems.push(format!("{name}: {result} without, {with_result} with"));
                 } else if *with_seconds > f64::from(*factor) * seconds + 1.0 {
@@ -212,13 +215,13 @@ fn compare(package: &str, binary: &Path) {
             Some((_, _, Differs::MayFail, why)) => {
                 eprintln!("{name}: {with_result} in {with_seconds} s under the launcher ({why})");
             }
-            Some((_, _, Differs::TakesAtLeast(least), why)) => {
+            Some((_, _, Differs::MayTakeUpTo(most), why)) => {
+                eprintln!("{name}: {with_result} in {with_seconds} s under the launcher ({why})");
                 if !same_end {
                     problems.push(format!("{name}: {result} without, {with_result} with"));
-                } else if *with_seconds < f64::from(*least) {
+                } else if *with_seconds > f64::from(*most) {
                     problems.push(format!(
-                        "{name}: known to take {least} s or more ({why}), took {with_seconds} s: \
-                         remove it from KNOWN"
+                        "{name}: {with_seconds} s, more than the {most} s known ({why})"
                     ));
                 }
             }
