@@ -339,6 +339,7 @@ pub unsafe extern "C" fn execvp(
     let (mut searched, mut over) = (reach::Searched::default(), reach::HandOver::default());
     // SAFETY: the caller's own arguments; this process's environment.
     let path = unsafe { searched.find(file) };
+    // SAFETY: the path found (or null), the caller's vector; this process's environment.
     if unsafe { reach::hand_over(path, argv, core::ptr::null(), &mut over) }.is_some() {
         // SAFETY: the helper's path and vector, built above.
         unsafe { sys::raw_execv(over.helper(), over.argv()) };
@@ -361,6 +362,7 @@ pub unsafe extern "C" fn execvpe(
     let (mut searched, mut over) = (reach::Searched::default(), reach::HandOver::default());
     // SAFETY: the caller's own arguments.
     let path = unsafe { searched.find(file) };
+    // SAFETY: the path found (or null), the caller's vector and environment.
     if unsafe { reach::hand_over(path, argv, envp, &mut over) }.is_some() {
         // SAFETY: the helper's path and vector, built above; the caller's environment.
         unsafe { sys::raw_execve(over.helper(), over.argv(), envp) };
