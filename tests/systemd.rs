@@ -495,19 +495,7 @@ go_probe disabled
 /// service MPTCP under the real systemd; without it the service is back to its baseline.
 #[test]
 fn an_old_go_service_is_refused_and_reached_through_the_named_drop_in() {
-    let rclone = Path::new("/usr/bin/rclone");
-    assert!(
-        rclone.is_file(),
-        "{} missing: scripts/test-deps.sh installs it",
-        rclone.display()
-    );
-    let mut container = with_installed_wrapper(BOOKWORM);
-    let files = container.scratch_dir("files");
-    std::fs::write(files.join("hello"), "hello from go").unwrap();
-    container
-        .bind_ro(rclone, "/srv/bin/rclone")
-        .bind_ro(&files, "/srv/files");
-    container.boot();
+    let container = booted_with_rclone();
     let run = run_script(
         &container,
         r#"
@@ -559,11 +547,9 @@ rclone_probe after
     assert!(run.number("noted") >= 1, "the launcher said it once\n{run}");
 }
 
-/// A unit whose `ExecStart=` is a shell script that execs the same old Go program: the drop-in's
-/// library reaches the shell, which hands rclone to the seccomp supervisor at `exec`
-/// (crates/preload/src/reach.rs), so `enable` alone makes it MPTCP, and `disable` undoes it.
-#[test]
-fn an_old_go_program_started_by_a_script_in_exec_start_is_mptcp_once_enabled() {
+/// A booted bookworm container with the wrapper installed, Debian's rclone (Go 1.19) at
+/// `/srv/bin/rclone` and a file to serve in `/srv/files`.
+fn booted_with_rclone() -> Container {
     let rclone = Path::new("/usr/bin/rclone");
     assert!(
         rclone.is_file(),
@@ -577,6 +563,15 @@ fn an_old_go_program_started_by_a_script_in_exec_start_is_mptcp_once_enabled() {
         .bind_ro(rclone, "/srv/bin/rclone")
         .bind_ro(&files, "/srv/files");
     container.boot();
+    container
+}
+
+/// A unit whose `ExecStart=` is a shell script that execs the same old Go program: the drop-in's
+/// library reaches the shell, which hands rclone to the seccomp supervisor at `exec`
+/// (crates/preload/src/reach.rs), so `enable` alone makes it MPTCP, and `disable` undoes it.
+#[test]
+fn an_old_go_program_started_by_a_script_in_exec_start_is_mptcp_once_enabled() {
+    let container = booted_with_rclone();
     let run = run_script(
         &container,
         r#"
