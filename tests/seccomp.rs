@@ -485,7 +485,8 @@ fact other_cgroup_plain "$(sh -c 'echo $$ >"$1/cgroup.procs" && exec ./gs probe'
 /// An option MPTCP refuses before the socket starts (`IP_TTL`, as Go's `Dialer.Control` sets
 /// it): the supervisor switches its socket to TCP behind the same number, carrying the bound
 /// address, the status flags and the options, so the call succeeds as without it; a socket
-/// with a second descriptor is not switched (the kernel's refusal). Glibc static and musl.
+/// with a second descriptor is not switched (the kernel's refusal). After the start, a value
+/// that changes nothing succeeds as over TCP. Glibc static and musl.
 #[test]
 fn an_option_mptcp_refuses_before_the_start_makes_the_socket_tcp_invisibly() {
     let run = run(
@@ -498,6 +499,8 @@ for program in gs ms; do
 	fact "$program dup_plain" "$(./$program ttl 8415 dup)"
 	fact "$program dup" "$(S ./$program ttl 8416 dup)"
 	fact "$program force" "$(S -m force ./$program ttl 8417)"
+	fact "$program after_plain" "$(./$program ttlafter 8418)"
+	fact "$program after" "$(S ./$program ttlafter 8419)"
 done
 "#,
         &[],
@@ -525,6 +528,16 @@ done
         assert!(fact("dup").contains(" protocol=262 "), "{run}");
         // force keeps MPTCP and its refusals.
         assert!(fact("force").starts_with("set=-95 "), "{run}");
+        // After the start: the value a fresh socket has changes nothing and succeeds, as over
+        // TCP; another keeps the kernel's refusal (docs/limitations.md).
+        run.expect(
+            &format!("{program} after_plain"),
+            "default=0 other=0 protocol=6",
+        );
+        run.expect(
+            &format!("{program} after"),
+            "default=0 other=-95 protocol=262",
+        );
     }
 }
 

@@ -22,6 +22,9 @@
  *                                SO_KEEPALIVE; or duplicated first), IP_TTL 7 set before it
  *                                starts, then: "set=R ttl=T protocol=P port=Q nonblock=N
  *                                keepalive=K listen=L" (R 0 or -errno; L the listen() result)
+ *   ttlafter PORT                a connection to itself on 127.0.0.1:PORT, then IP_TTL set on
+ *                                the connected socket to TCP's default (the sysctl), then to 7:
+ *                                "default=R other=R protocol=P" (R 0 or -errno)
  * Protocols and errnos go to stdout; payloads to stdout only in `listen`. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -247,6 +250,27 @@ static int ttl_before_start(const char *port, const char *how) {
 	return 0;
 }
 
+static int ttl_after_start(const char *port) {
+	struct sockaddr_in address = loopback(port);
+	int one = 1, listener = tcp_socket(), client = tcp_socket();
+	if (listener < 0 || client < 0) return perror("socket"), 1;
+	if (setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+	    bind(listener, (struct sockaddr *)&address, sizeof address) || listen(listener, 1) ||
+	    connect(client, (struct sockaddr *)&address, sizeof address))
+		return perror("connect"), 1;
+	int accepted = accept(listener, NULL, NULL);
+	if (accepted < 0) return perror("accept"), 1;
+	/* TCP's default (a fresh socket here may be MPTCP, which does not read it). */
+	int ttl = 64, seven = 7;
+	FILE *sysctl = fopen("/proc/sys/net/ipv4/ip_default_ttl", "r");
+	if (!sysctl || fscanf(sysctl, "%d", &ttl) != 1) return perror("ip_default_ttl"), 1;
+	fclose(sysctl);
+	int as_default = setsockopt(client, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl) ? -errno : 0;
+	int other = setsockopt(client, IPPROTO_IP, IP_TTL, &seven, sizeof seven) ? -errno : 0;
+	printf("default=%d other=%d protocol=%d\n", as_default, other, protocol_of(client));
+	return 0;
+}
+
 int main(int argc, char **argv) {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 2) return 2;
@@ -254,6 +278,7 @@ int main(int argc, char **argv) {
 	use_raw = argc > 2 && strcmp(argv[argc - 1], "raw") == 0;
 	if (!strcmp(verb, "probe")) return probe();
 	if (!strcmp(verb, "ttl") && argc > 2) return ttl_before_start(argv[2], argc > 3 ? argv[3] : NULL);
+	if (!strcmp(verb, "ttlafter") && argc > 2) return ttl_after_start(argv[2]);
 	if (!strcmp(verb, "listen") && argc > 2) return listen_once(argv[2]);
 	if (!strcmp(verb, "send") && argc > 2) return send_once(argv[2]);
 	if (!strcmp(verb, "threads") && argc > 3) return threads(atoi(argv[2]), atoi(argv[3]));

@@ -25,6 +25,7 @@ pub mod spawn;
 pub mod supervisor;
 pub mod switch;
 pub mod sys;
+pub mod unchanged;
 pub mod workers;
 
 use mptcpize_core::{config, fallback, policy};

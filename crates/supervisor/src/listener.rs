@@ -92,6 +92,9 @@ pub struct Notification {
     pub domain: c_int,
     pub ty: c_int,
     pub protocol: c_int,
+    /// `setsockopt()`'s value pointer (in the caller's memory) and length.
+    pub value: u64,
+    pub length: u32,
 }
 
 /// What waiting on the listener gave.
@@ -180,6 +183,8 @@ impl Listener {
             domain: int(notification.data.args[0]),
             ty: int(notification.data.args[1]),
             protocol: int(notification.data.args[2]),
+            value: notification.data.args[3],
+            length: notification.data.args[4] as u32,
         }))
     }
 
@@ -217,6 +222,11 @@ impl Listener {
         };
         self.ioctl(libc::SECCOMP_IOCTL_NOTIF_ADDFD, &mut addfd)
             .map(drop)
+    }
+
+    /// Answers the caller's call with success (0), without running it.
+    pub fn answer_success(&self, id: u64) -> io::Result<()> {
+        self.respond(id, 0, 0)
     }
 
     /// Lets the kernel run the caller's own call (a TCP socket).

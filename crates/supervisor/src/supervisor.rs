@@ -25,6 +25,7 @@ use super::caller::{self, HomeNamespace, Identity, NamespaceKey};
 use super::filter::Kind;
 use super::listener::{Event, Listener, Notification};
 use super::switch::{self, Made};
+use super::unchanged;
 use super::workers::Workers;
 use crate::config::Mode;
 use crate::fallback::{self, Availability};
@@ -248,8 +249,29 @@ impl Supervisor {
             debug!("{what}: MPTCP refuses it; not switched: the caller's cgroup is not ours");
             return self.listener.answer_continue(call.id);
         }
-        self.switch(&call, fd, libc::IPPROTO_TCP, &known, &what);
-        self.listener.answer_continue(call.id)
+        if self.switch(&call, fd, libc::IPPROTO_TCP, &known, &what) {
+            return self.listener.answer_continue(call.id);
+        }
+        // Not switched: a value that changes nothing succeeds, as over TCP.
+        let unchanged_call = unchanged::Call {
+            id: call.id,
+            tid: call.tid,
+            fd,
+            level,
+            name,
+            value: call.value,
+            length: call.length,
+        };
+        let (home, workers) = (&self.home, &mut self.workers);
+        let tcp_default =
+            |domain| socket_where(home, workers, call.tid, &known, domain, libc::IPPROTO_TCP);
+        match unchanged::changes_nothing(&self.listener, &unchanged_call, tcp_default) {
+            Ok(true) => {
+                debug!("{what}: a value that changes nothing: success, as over TCP");
+                self.listener.answer_success(call.id)
+            }
+            _ => self.listener.answer_continue(call.id),
+        }
     }
 
     /// `listen(fd)` in a direction mode: in `listen`, a TCP socket made here becomes MPTCP; in
@@ -276,31 +298,32 @@ impl Supervisor {
     }
 
     /// Switches the caller's `fd` to `protocol`, the new socket made where the caller's own
-    /// would be; says what happened in the log.
-    fn switch(&mut self, call: &Notification, fd: i32, protocol: i32, known: &Known, what: &str) {
+    /// would be; says what happened in the log. Whether it switched.
+    fn switch(
+        &mut self,
+        call: &Notification,
+        fd: i32,
+        protocol: i32,
+        known: &Known,
+        what: &str,
+    ) -> bool {
         let (home, workers, made) = (&self.home, &mut self.workers, &mut self.made);
-        let make = |domain, protocol| -> io::Result<std::os::fd::OwnedFd> {
-            let ty = libc::SOCK_STREAM;
-            let made = if known.same_credentials {
-                let make = || caller::stream_socket(domain, ty, protocol);
-                home.visit(call.tid, known.namespace, make)??
-            } else {
-                let workers = workers
-                    .as_mut()
-                    .ok_or_else(|| io::Error::from_raw_os_error(libc::EPERM))?;
-                let request = (domain, ty, protocol);
-                workers.socket(call.tid, known.namespace, &known.credentials, request)?
-            };
-            made.map_err(io::Error::from_raw_os_error)
-        };
+        let make =
+            |domain, protocol| socket_where(home, workers, call.tid, known, domain, protocol);
         let name = if protocol == libc::IPPROTO_TCP {
             "TCP"
         } else {
             "MPTCP"
         };
         match switch::to(protocol, &self.listener, call.id, call.tid, fd, made, make) {
-            Ok(()) => debug!("{what}: fd {fd} is now {name}"),
-            Err(reason) => debug!("{what}: as it is ({reason})"),
+            Ok(()) => {
+                debug!("{what}: fd {fd} is now {name}");
+                true
+            }
+            Err(reason) => {
+                debug!("{what}: as it is ({reason})");
+                false
+            }
         }
     }
 
@@ -370,6 +393,30 @@ impl Supervisor {
         }
         self.memory.entry(namespace).or_default()
     }
+}
+
+/// A stream socket of `protocol` and family `domain`, made where thread `tid`'s own would be:
+/// in its network namespace, with its credentials (here, or by a worker).
+fn socket_where(
+    home: &HomeNamespace,
+    workers: &mut Option<Workers>,
+    tid: u32,
+    known: &Known,
+    domain: libc::c_int,
+    protocol: libc::c_int,
+) -> io::Result<std::os::fd::OwnedFd> {
+    let ty = libc::SOCK_STREAM;
+    let made = if known.same_credentials {
+        let make = || caller::stream_socket(domain, ty, protocol);
+        home.visit(tid, known.namespace, make)??
+    } else {
+        let workers = workers
+            .as_mut()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EPERM))?;
+        let request = (domain, ty, protocol);
+        workers.socket(tid, known.namespace, &known.credentials, request)?
+    };
+    made.map_err(io::Error::from_raw_os_error)
 }
 
 /// `pid 42: socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, 0)`, for log lines.
