@@ -15,7 +15,13 @@ use common::{Run, in_netns};
 const SCRIPT: &str = r#"
 ip link set lo mtu 1500
 sysctl -qw net.mptcp.enabled=1
-P() { if [ "$MODE" = none ]; then "$@"; else env MPTCPIZE="$MODE" LD_PRELOAD="$LIB" "$@"; fi; }
+P() {
+	case "$MODE" in
+	none) "$@" ;;
+	seccomp) W --seccomp "$@" ;;
+	*) env MPTCPIZE="$MODE" LD_PRELOAD="$LIB" "$@" ;;
+	esac
+}
 line=$(P timeout 70 python3 "$HELPERS/small_buffer.py" "$WHERE" 4096 393216 "$FAMILY")
 for word in $line; do fact "${word%%=*}" "${word#*=}"; done
 mptcp_facts
@@ -215,5 +221,27 @@ fn a_receive_buffer_set_after_the_start_is_kept_from_mptcp_in_every_mode() {
             "client-after, -m {mode}: {:.3} s, without the library {tcp_time:.3} s\n{run}",
             seconds(&run)
         );
+    }
+}
+
+/// The seccomp supervisor keeps the same rule: a receive buffer set before `connect()`/`listen()`
+/// on a kernel that stalls with it makes the socket TCP (it switches its socket behind the same
+/// number), so the transfer is as fast as without the launcher.
+#[test]
+fn under_the_supervisor_a_receive_buffer_set_before_the_start_keeps_the_transfer_fast() {
+    for place in ["listener-before", "client-before"] {
+        let tcp_time = seconds(&transfer(place, "none"));
+        let run = transfer(place, "seccomp");
+        assert!(
+            seconds(&run) <= allowed(tcp_time),
+            "{place} under --seccomp: {:.3} s, without the launcher {tcp_time:.3} s\n{run}",
+            seconds(&run)
+        );
+        if affected() {
+            run.expect("receiver_proto", "6")
+                .expect("receiver_mptcp_info", "no");
+        } else {
+            run.expect("receiver_mptcp_info", "yes");
+        }
     }
 }

@@ -11,9 +11,24 @@
 use mptcpize_core::options::CARRIED;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-/// `(level, name)` of each option MPTCP refuses here, IPv4 and IPv6 together.
+/// Whether this kernel's MPTCP stalls transfers into a receive buffer the program set
+/// (mptcpize-core's `behaviour`: from 6.13).
+pub fn slow_receive_buffer() -> bool {
+    std::fs::read("/proc/sys/kernel/osrelease")
+        .ok()
+        .and_then(|text| mptcpize_core::behaviour::release(&text))
+        .is_some_and(mptcpize_core::behaviour::slow_receive_buffer)
+}
+
+/// `(level, name)` of each option whose `setsockopt()` the filter asks about: those MPTCP
+/// refuses here, IPv4 and IPv6 together, and the receive buffers on a kernel that stalls with
+/// them (an MPTCP socket that has not started becomes TCP first, as in the library).
 pub fn this_kernel() -> Vec<(libc::c_int, libc::c_int)> {
     let mut refused = Vec::new();
+    if slow_receive_buffer() {
+        refused.push((libc::SOL_SOCKET, libc::SO_RCVBUF));
+        refused.push((libc::SOL_SOCKET, libc::SO_RCVBUFFORCE));
+    }
     for domain in [libc::AF_INET, libc::AF_INET6] {
         let (Some(tcp), Some(mptcp)) = (
             socket(domain, libc::IPPROTO_TCP),

@@ -249,7 +249,10 @@ impl Supervisor {
             debug!("{what}: MPTCP refuses it; not switched: the caller's cgroup is not ours");
             return self.listener.answer_continue(call.id);
         }
-        if self.switch(&call, fd, libc::IPPROTO_TCP, &known, &what) {
+        let receive_buffer =
+            level == libc::SOL_SOCKET && (name == libc::SO_RCVBUF || name == libc::SO_RCVBUFFORCE);
+        if self.switch(&call, fd, libc::IPPROTO_TCP, &known, &what) || receive_buffer {
+            // A receive buffer MPTCP takes: the call runs as it is.
             return self.listener.answer_continue(call.id);
         }
         // Not switched: a value that changes nothing succeeds, as over TCP.

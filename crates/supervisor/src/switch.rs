@@ -175,6 +175,16 @@ fn build(
 ) -> Result<OwnedFd, NotSwitched> {
     let inet6 = domain == libc::AF_INET6;
     let reference = make(domain, from)?;
+    // A receive buffer the program set keeps a socket TCP where MPTCP stalls with it.
+    if protocol == libc::IPPROTO_MPTCP
+        && super::refused::slow_receive_buffer()
+        && int_option(old, libc::SOL_SOCKET, libc::SO_RCVBUF)?
+            != int_option(&reference, libc::SOL_SOCKET, libc::SO_RCVBUF)?
+    {
+        return Err(NotSwitched::Option(
+            "SO_RCVBUF (this kernel's MPTCP stalls with it)".into(),
+        ));
+    }
     let new = make(domain, protocol)?;
     for option in CARRIED.iter().filter(|o| level_applies(inet6, o.level)) {
         carry(option, old, &reference, &new)?;
