@@ -134,3 +134,23 @@ fact connect "$(W -m connect sh -c '"$1" probe' sh "$WORK/gs")"
     run.expect("listen", "protocol=6");
     run.expect("connect", "protocol=262");
 }
+
+/// A setuid program started by a user's preloaded shell is left alone: under the filter's
+/// `no_new_privs` it would run without its privileges, so it runs as without the wrapper.
+#[test]
+fn a_setuid_program_is_not_handed_over_by_an_unprivileged_user() {
+    let run = in_netns(
+        r#"
+chmod 755 "$WORK"
+gcc -O1 -static -pthread "$HELPERS/seccomp_probe.c" -o "$WORK/gs"
+chmod 4755 "$WORK/gs"
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+fact plain "$(as_nobody sh -c '"$1" euid' sh "$WORK/gs")"
+fact wrapped "$(as_nobody env LD_PRELOAD="$LIB" sh -c '"$1" euid' sh "$WORK/gs")"
+"#,
+        &[],
+    );
+    run.assert_success();
+    run.expect("plain", "euid=0");
+    run.expect("wrapped", "euid=0");
+}

@@ -3,6 +3,7 @@
  * the raw system call (`raw` below), and the static and musl ones never can.
  *
  *   probe [raw]                  one socket(AF_INET, SOCK_STREAM, 0): "protocol=N" or "errno=N"
+ *   euid                         "euid=N": whether a setuid copy ran with its privileges
  *   listen PORT                  accept one connection on 127.0.0.1:PORT, copy it to stdout
  *   send PORT                    connect to 127.0.0.1:PORT, send stdin
  *   threads N M                  N threads x M sockets; "bad=B fds_before=X fds_after=Y", then
@@ -277,6 +278,7 @@ int main(int argc, char **argv) {
 	const char *verb = argv[1];
 	use_raw = argc > 2 && strcmp(argv[argc - 1], "raw") == 0;
 	if (!strcmp(verb, "probe")) return probe();
+	if (!strcmp(verb, "euid")) return printf("euid=%d\n", (int)geteuid()) < 0;
 	if (!strcmp(verb, "ttl") && argc > 2) return ttl_before_start(argv[2], argc > 3 ? argv[3] : NULL);
 	if (!strcmp(verb, "ttlafter") && argc > 2) return ttl_after_start(argv[2]);
 	if (!strcmp(verb, "listen") && argc > 2) return listen_once(argv[2]);

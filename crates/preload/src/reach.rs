@@ -9,10 +9,11 @@
 //! The rule follows the environment the new program gets, as a dynamic program's reach does:
 //! only when it still names this library in `LD_PRELOAD` (so `env -i` leaves the program alone)
 //! and its mode is not `off` (in `listen` and `connect`, a Go program before 1.24 is handed over
-//! too: its `GODEBUG` has no such values). Never in secure-execution mode (a
-//! setuid program picks nothing a user chose). When anything is missing — the helper, a readable
-//! file, room for the arguments — or the helper's exec fails, the program's own call runs as it
-//! would without us; the log says why. A script is what its `#!` interpreter is (a busybox `sh`
+//! too: its `GODEBUG` has no such values). Never in secure-execution mode (a setuid program
+//! picks nothing a user chose), and never a setuid/setgid or file-capability program when not
+//! root (the filter's `no_new_privs` would run it without its privileges). When anything is
+//! missing — the helper, a readable file, room for the arguments — or the helper's exec fails,
+//! the program's own call runs as it would without us; the log says why. A script is what its `#!` interpreter is (a busybox `sh`
 //! script is handed over). Only `exec` pays for this: a program's headers are read (five reads,
 //! six for Go; a script's interpreter's too), and nothing is allocated (paths and the argument vector are built on the stack,
 //! which is also safe in a `vfork()` child).
@@ -85,7 +86,7 @@ pub unsafe fn hand_over(
     // SAFETY: the caller's contract.
     let path = unsafe { CStr::from_ptr(file) };
     let kind = sys::keeping_errno(|| inspect(path))?;
-    if !kind.needs_supervisor_in(config.mode) {
+    if !kind.needs_supervisor_in(config.mode) || sys::keeping_errno(|| gains_privileges(path)) {
         return None;
     }
     // Only now, with something to log: the set-up reads this process's own settings (the log
@@ -137,6 +138,32 @@ pub unsafe fn hand_over(
         Shown(helper_path)
     );
     Some(())
+}
+
+/// Whether exec'ing `path` would raise privileges (setuid/setgid bits or file capabilities) for
+/// a process that is not root: under the filter's `no_new_privs` it would run without them, so
+/// it is left to run as it would without us.
+fn gains_privileges(path: &CStr) -> bool {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return false;
+    }
+    // SAFETY: a zeroed stat is valid; `path` is NUL-terminated and stat fills `status`.
+    let mut status: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::stat(path.as_ptr(), &mut status) } != 0 {
+        return true; // cannot tell: leave it alone
+    }
+    // SAFETY: a NUL-terminated path and name; a null buffer of size 0 asks for the size only.
+    let capabilities = unsafe {
+        libc::getxattr(
+            path.as_ptr(),
+            c"security.capability".as_ptr(),
+            core::ptr::null_mut(),
+            0,
+        )
+    };
+    status.st_mode & (libc::S_ISUID | libc::S_ISGID) != 0 || capabilities > 0
 }
 
 /// The kind of program at `path` (`None` when it cannot be opened).
