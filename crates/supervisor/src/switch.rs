@@ -296,7 +296,8 @@ fn is_bound(address: &libc::sockaddr_storage) -> bool {
     }
 }
 
-fn get_option(
+/// `getsockopt()` into `value`: how many bytes the kernel gave.
+pub(crate) fn get_option(
     socket: &OwnedFd,
     level: libc::c_int,
     name: libc::c_int,

@@ -10,7 +10,7 @@
 use super::listener::Listener;
 use super::remote::Process;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 /// The longest option value compared.
 const VALUE_BYTES: usize = 64;
@@ -75,16 +75,6 @@ pub fn changes_nothing(
 /// An option's value, as many bytes as the kernel gives (`None` when it refuses to read it).
 fn option(socket: &OwnedFd, level: libc::c_int, name: libc::c_int) -> Option<Vec<u8>> {
     let mut value = [0u8; VALUE_BYTES];
-    let mut length = VALUE_BYTES as libc::socklen_t;
-    // SAFETY: a descriptor we hold; `value` is writable for `length` bytes.
-    let rc = unsafe {
-        libc::getsockopt(
-            socket.as_raw_fd(),
-            level,
-            name,
-            value.as_mut_ptr().cast(),
-            &mut length,
-        )
-    };
-    (rc == 0).then(|| value[..(length as usize).min(VALUE_BYTES)].to_vec())
+    let length = super::switch::get_option(socket, level, name, &mut value).ok()?;
+    Some(value[..length].to_vec())
 }
